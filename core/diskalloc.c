@@ -1,0 +1,959 @@
+/* diskalloc — see diskalloc.h for the contract.  Libc only; C11; Linux. */
+#define _GNU_SOURCE /* fallocate, O_TMPFILE, mkostemp, MAP_NORESERVE */
+#include "diskalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* libfiu's fiu-local.h pattern, inlined so that vendoring stays two files:
+ * without FIU_ENABLE every fail point is the constant 0 and vanishes. */
+#ifdef FIU_ENABLE
+#include <fiu.h>
+static int da_fail(const char *name)
+{
+    if (!fiu_fail(name))
+        return 0;
+    /* failinfo carries the errno to report; unarmed info means EIO */
+    void *info = fiu_failinfo();
+    errno = info ? (int)(intptr_t)info : EIO;
+    return 1;
+}
+#else
+#define da_fail(name) 0
+#endif
+#define DA_FP(call) da_fail("diskalloc/" call)
+
+static const char *const da_points[] = {
+    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",
+    "diskalloc/dup",       "diskalloc/fstat",    "diskalloc/flock",
+    "diskalloc/calloc",    "diskalloc/mmap",     "diskalloc/munmap",
+    "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
+    "diskalloc/msync",     "diskalloc/fsync",    NULL,
+};
+
+const char *const *da_failpoint_names(void) { return da_points; }
+
+struct da_arena {
+    unsigned char *base; /* the reservation: one mapping of `reserved` bytes */
+    size_t reserved;
+    size_t size;  /* file size, as last set successfully */
+    size_t used;  /* end of the last allocated block */
+    size_t page;
+    int fd;
+    int sticky;   /* first msync/fsync error; never cleared */
+    unsigned flags;
+};
+
+/* For da_strerror(ENOMEM): how much this process has reserved, and what the
+ * failed open of this thread asked for. */
+static atomic_size_t da_live_arenas, da_live_bytes;
+static _Thread_local size_t da_failed_reserve;
+static _Thread_local char da_msg[512];
+
+#define DA_HDR_MAGIC "DAVEC\0\1\0"
+#define DA_HDR_VERSION 1u
+#define DA_HDR_SLOT1 512u    /* second header copy, in another sector */
+#define DA_HDR_MIN_DATA 4096u
+
+/* ---- size arithmetic ---------------------------------------------------- */
+
+static int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+/* callers guarantee x + a - 1 does not overflow */
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+static size_t round_down(size_t x, size_t a) { return x & ~(a - 1); }
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* ---- system calls, each behind its fail point; 0 or an errno ----------- */
+
+static int sys_ftruncate(int fd, size_t n)
+{
+    return DA_FP("ftruncate") || ftruncate(fd, (off_t)n) != 0 ? errno : 0;
+}
+
+static int sys_fallocate(int fd, int mode, size_t off, size_t len)
+{
+    return DA_FP("fallocate") || fallocate(fd, mode, (off_t)off, (off_t)len) != 0
+               ? errno : 0;
+}
+
+static int sys_msync(void *p, size_t len)
+{
+    return DA_FP("msync") || msync(p, len, MS_SYNC) != 0 ? errno : 0;
+}
+
+static int sys_fsync(int fd) { return DA_FP("fsync") || fsync(fd) != 0 ? errno : 0; }
+
+/* ---- the file's size ----------------------------------------------------- */
+
+/* The file-size limit is checked first: exceeding it would raise SIGXFSZ,
+ * which kills a process that did not ignore it. */
+static int fsize_allows(size_t size)
+{
+    struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+    getrlimit(RLIMIT_FSIZE, &rl);
+    return rl.rlim_cur == RLIM_INFINITY || (rlim_t)size <= rl.rlim_cur;
+}
+
+/* Release blocks allocated past EOF or inside a freed block; failure only
+ * costs disk space, so it is not reported. */
+static void punch(da_arena *a, size_t from, size_t to)
+{
+    if (from < to)
+        (void)sys_fallocate(a->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, from,
+                            to - from);
+}
+
+/* For file systems without fallocate: writing zeros allocates the blocks and
+ * reports ENOSPC now, as fallocate would.  (On copy-on-write file systems no
+ * method can promise that later stores find space.) */
+static int fill_zeros(da_arena *a, size_t from, size_t to)
+{
+    static char zeros[1 << 16];
+    for (size_t off = from; off < to;) {
+        ssize_t w = DA_FP("pwrite") ? -1
+                                    : pwrite(a->fd, zeros, min_size(to - off, sizeof zeros),
+                                             (off_t)off);
+        if (w < 1) {
+            int e = errno;
+            (void)sys_ftruncate(a->fd, a->size);
+            return e;
+        }
+        off += (size_t)w;
+    }
+    a->size = to;
+    return 0;
+}
+
+/* Move the end of the file to new_size; on failure nothing changes.  Growth
+ * allocates real blocks for [alloc_from, new_size) unless DA_SPARSE: first
+ * with FALLOC_FL_KEEP_SIZE, so a refused allocation never changes the size,
+ * then ftruncate publishes the size. */
+static int set_size(da_arena *a, size_t new_size, size_t alloc_from)
+{
+    if (new_size <= a->size) {
+        int e = new_size < a->size ? sys_ftruncate(a->fd, new_size) : 0;
+        if (e == 0)
+            a->size = new_size;
+        return e;
+    }
+    if (!fsize_allows(new_size))
+        return EFBIG;
+    size_t from = max_size(a->size, alloc_from);
+    if (!(a->flags & DA_SPARSE)) {
+        int e = sys_fallocate(a->fd, FALLOC_FL_KEEP_SIZE, from, new_size - from);
+        if (e == EOPNOTSUPP)
+            return fill_zeros(a, from, new_size);
+        if (e != 0) {
+            punch(a, from, new_size);
+            return e;
+        }
+    }
+    int e = sys_ftruncate(a->fd, new_size);
+    if (e != 0) {
+        punch(a, from, new_size);
+        return e;
+    }
+    a->size = new_size;
+    return 0;
+}
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+/* "64G", "512M", "1T", "2GiB", "4096": binary units. */
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *s == '-')
+        return DA_EINVAL;
+    unsigned shift = 0;
+    const char *units = "KMGTP";
+    const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+    if (u) {
+        shift = 10u * (unsigned)(u - units + 1);
+        end++;
+        end += (*end == 'i');
+        end += (*end == 'B');
+    }
+    if (*end != '\0' || n == 0 || n > (SIZE_MAX >> shift))
+        return DA_EINVAL;
+    *out = (size_t)n << shift;
+    return 0;
+}
+
+static int reserve_size(const da_config *cfg, size_t page, size_t *out)
+{
+    size_t r = cfg ? cfg->reserve : 0;
+    const char *env = getenv("DISKALLOC_RESERVE");
+    if (r == 0 && env && *env) {
+        int e = parse_size(env, &r);
+        if (e)
+            return e;
+    }
+    if (r == 0)
+        r = DA_DEFAULT_RESERVE;
+    if (r > SIZE_MAX - page)
+        return DA_EOVERFLOW;
+    *out = round_up(r, page);
+    return 0;
+}
+
+/* Takes ownership of fd: on failure it is closed. */
+static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), reserved = 0;
+    int e = (cfg && (cfg->flags & ~DA_SPARSE)) ? DA_EINVAL : reserve_size(cfg, page, &reserved);
+    if (e == 0 && size > reserved)
+        e = DA_ECAPACITY;
+    da_arena *a = NULL;
+    if (e == 0) {
+        a = DA_FP("calloc") ? NULL : calloc(1, sizeof *a);
+        e = a ? 0 : ENOMEM;
+    }
+    if (e == 0) {
+        void *base = DA_FP("mmap") ? MAP_FAILED
+                                   : mmap(NULL, reserved, PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_NORESERVE, fd, 0);
+        if (base == MAP_FAILED) {
+            e = errno;
+            da_failed_reserve = reserved;
+        }
+        a->base = base;
+    }
+    if (e != 0) {
+        free(a);
+        close(fd);
+        return e;
+    }
+    a->reserved = reserved;
+    a->size = size;
+    a->used = size;
+    a->page = page;
+    a->fd = fd;
+    a->flags = cfg ? cfg->flags : 0;
+    atomic_fetch_add(&da_live_arenas, 1);
+    atomic_fetch_add(&da_live_bytes, reserved);
+    *out = a;
+    return 0;
+}
+
+static const char *temp_dir(const da_config *cfg)
+{
+    const char *env = getenv("TMPDIR");
+    if (cfg && cfg->dir)
+        return cfg->dir;
+    return env && *env ? env : "/var/tmp";
+}
+
+/* An unnamed file: O_TMPFILE where the file system has it, else a file with
+ * an unguessable name that is unlinked at once. */
+static int open_temp(const char *dir, int *fd_out)
+{
+    int fd = DA_FP("open") ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR)) {
+        *fd_out = fd;
+        return fd >= 0 ? 0 : errno;
+    }
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/diskalloc-XXXXXX", dir) >= sizeof path)
+        return ENAMETOOLONG;
+    fd = DA_FP("mkostemp") ? -1 : mkostemp(path, O_CLOEXEC); /* mode 0600 */
+    if (fd < 0)
+        return errno;
+    if (DA_FP("unlink") || unlink(path) != 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int da_arena_open(da_arena **out, const da_config *cfg)
+{
+    if (!out)
+        return DA_EINVAL;
+    *out = NULL;
+    da_failed_reserve = 0;
+    int fd = -1;
+    int e = open_temp(temp_dir(cfg), &fd);
+    return e ? e : arena_new(out, fd, 0, cfg);
+}
+
+/* One handle per file: a second arena over the same file would disagree
+ * with this one about the file's size. */
+static int lock_file(int fd)
+{
+    return DA_FP("flock") || flock(fd, LOCK_EX | LOCK_NB) != 0 ? errno : 0;
+}
+
+static int regular_size(int fd, size_t *size)
+{
+    struct stat st;
+    if (DA_FP("fstat") || fstat(fd, &st) != 0)
+        return errno;
+    *size = (size_t)st.st_size;
+    return S_ISREG(st.st_mode) ? 0 : DA_EINVAL;
+}
+
+int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
+{
+    if (!out)
+        return DA_EINVAL;
+    *out = NULL;
+    da_failed_reserve = 0;
+    int dup = DA_FP("dup") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0)
+        return errno == EBADF ? DA_EINVAL : errno;
+    size_t size = 0;
+    int e = regular_size(dup, &size);
+    if (e == 0)
+        e = lock_file(dup);
+    if (e != 0) {
+        close(dup);
+        return e;
+    }
+    return arena_new(out, dup, size, cfg);
+}
+
+int da_arena_close(da_arena *a)
+{
+    if (!a)
+        return 0;
+    int e = a->sticky;
+    /* A failed munmap can only leak the range; the arena is gone anyway. */
+    if (DA_FP("munmap") || munmap(a->base, a->reserved) != 0)
+        e = e ? e : errno;
+    close(a->fd);
+    atomic_fetch_sub(&da_live_arenas, 1);
+    atomic_fetch_sub(&da_live_bytes, a->reserved);
+    free(a);
+    return e;
+}
+
+void *da_arena_base(const da_arena *a) { return a ? a->base : NULL; }
+size_t da_arena_size(const da_arena *a) { return a ? a->size : 0; }
+size_t da_arena_reserved(const da_arena *a) { return a ? a->reserved : 0; }
+int da_arena_error(const da_arena *a) { return a ? a->sticky : DA_EINVAL; }
+
+int da_arena_resize(da_arena *a, size_t size)
+{
+    if (!a)
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (size > a->reserved)
+        return DA_ECAPACITY;
+    int e = set_size(a, size, a->size);
+    if (e == 0)
+        a->used = min_size(a->used, size);
+    return e;
+}
+
+/* msync [off, off + len) of the file, widened to whole pages. */
+static int sync_range(da_arena *a, size_t off, size_t len)
+{
+    size_t from = round_down(off, a->page);
+    size_t to = round_up(off + len, a->page);
+    return sys_msync(a->base + from, to - from);
+}
+
+static int poison(da_arena *a, int e)
+{
+    if (e != 0 && a->sticky == 0)
+        a->sticky = e;
+    return e;
+}
+
+int da_arena_sync(da_arena *a)
+{
+    if (!a)
+        return DA_EINVAL;
+    if (a->sticky)
+        return a->sticky;
+    int e = sync_range(a, 0, a->size);
+    return poison(a, e ? e : sys_fsync(a->fd));
+}
+
+/* ---- the allocator --------------------------------------------------------- */
+
+static void *dangling(size_t align) { return (void *)(uintptr_t)align; }
+
+/* The block at *p of `size` bytes lies inside this arena's allocated part. */
+static int owns(const da_arena *a, const void *p, size_t size)
+{
+    uintptr_t b = (uintptr_t)a->base, q = (uintptr_t)p;
+    return q >= b && q - b <= a->used && size <= a->used - (q - b);
+}
+
+/* Zero what a new block reuses from bytes the file already had (freed blocks,
+ * a truncation that failed); bytes the file gains are zero already. */
+static void zero_reused(da_arena *a, size_t from, size_t to, size_t old_size)
+{
+    if (from < min_size(to, old_size))
+        memset(a->base + from, 0, min_size(to, old_size) - from);
+}
+
+static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **out)
+{
+    if (!a || !out || !is_pow2(align))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (size == 0) {
+        *out = dangling(align);
+        return 0;
+    }
+    uintptr_t at = (uintptr_t)a->base + a->used;
+    if (at > UINTPTR_MAX - (align - 1))
+        return DA_EOVERFLOW;
+    size_t off = (size_t)(round_up(at, align) - (uintptr_t)a->base);
+    if (off > a->reserved || size > a->reserved - off)
+        return DA_ECAPACITY;
+    size_t end = off + size, old_size = a->size;
+    int e = set_size(a, max_size(round_up(end, a->page), old_size), round_down(off, a->page));
+    if (e)
+        return e;
+    if (zero)
+        zero_reused(a, off, end, old_size);
+    a->used = end;
+    *out = a->base + off;
+    return 0;
+}
+
+int da_alloc(da_arena *a, size_t size, size_t align, void **out)
+{
+    return alloc_block(a, size, align, 0, out);
+}
+
+int da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out)
+{
+    return alloc_block(a, size, align, 1, out);
+}
+
+static int aligned(const void *p, size_t align) { return ((uintptr_t)p & (align - 1)) == 0; }
+
+/* Allocate new_size at the end, copy keep bytes, free the old block. */
+static int move_block(da_arena *a, void **p, size_t old_size, size_t new_size, size_t keep,
+                      size_t align, int zero)
+{
+    void *q;
+    int e = alloc_block(a, new_size, align, zero, &q);
+    if (e)
+        return e;
+    memcpy(q, *p, keep);
+    da_free(a, *p, old_size);
+    *p = q;
+    return 0;
+}
+
+static int grow_block(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align,
+                      int zero)
+{
+    if (!a || !p || !is_pow2(align) || new_size < old_size)
+        return DA_EINVAL;
+    if (old_size == 0)
+        return alloc_block(a, new_size, align, zero, p);
+    if (!owns(a, *p, old_size))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    size_t off = (size_t)((unsigned char *)*p - a->base);
+    if (off + old_size != a->used || !aligned(*p, align))
+        return move_block(a, p, old_size, new_size, old_size, align, zero);
+    if (new_size > a->reserved - off)
+        return DA_ECAPACITY;
+    size_t end = off + new_size, old_file = a->size;
+    int e = set_size(a, max_size(round_up(end, a->page), old_file), old_file);
+    if (e)
+        return e;
+    if (zero)
+        zero_reused(a, off + old_size, end, old_file);
+    a->used = end;
+    return 0;
+}
+
+int da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return grow_block(a, p, old_size, new_size, align, 0);
+}
+
+int da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return grow_block(a, p, old_size, new_size, align, 1);
+}
+
+int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    if (!a || !p || !is_pow2(align) || new_size > old_size)
+        return DA_EINVAL;
+    if (old_size == 0)
+        return 0;
+    if (!owns(a, *p, old_size))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (new_size == 0) {
+        da_free(a, *p, old_size);
+        *p = dangling(align);
+        return 0;
+    }
+    if (!aligned(*p, align))
+        return move_block(a, p, old_size, new_size, new_size, align, 0);
+    size_t off = (size_t)((unsigned char *)*p - a->base), end = off + new_size;
+    if (off + old_size != a->used) {
+        punch(a, round_up(end, a->page), round_down(off + old_size, a->page));
+        return 0;
+    }
+    int e = set_size(a, min_size(round_up(end, a->page), a->size), 0);
+    if (e == 0)
+        a->used = end;
+    return e;
+}
+
+/* Bytes below `used` are never handed out again, so a punched hole is never
+ * reused (it would be a sparse page: SIGBUS on a full disk). */
+void da_free(da_arena *a, void *p, size_t size)
+{
+    if (!a || size == 0 || !owns(a, p, size))
+        return;
+    size_t off = (size_t)((unsigned char *)p - a->base);
+    if (off + size == a->used) {
+        a->used = off;
+        (void)set_size(a, min_size(round_up(off, a->page), a->size), 0);
+    } else {
+        punch(a, round_up(off, a->page), round_down(off + size, a->page));
+    }
+}
+
+/* ---- vectors ----------------------------------------------------------------- */
+
+#define DA_STEP_MAX ((size_t)1 << 30)
+#define DA_FIRST_BYTES ((size_t)64 << 10)
+
+da_arena *da_vec_arena(const da_vec *v) { return v ? v->arena_ : NULL; }
+
+static void *vec_home(const da_vec *v)
+{
+    return v->own_arena_ ? (unsigned char *)v->arena_->base + v->head_ : NULL;
+}
+
+static void vec_attach(da_vec *v, da_arena *a, size_t elem_size, int own)
+{
+    v->arena_ = a;
+    v->poison_ = &a->sticky;
+    v->elem_size = elem_size;
+    v->own_arena_ = (unsigned char)own;
+    v->head_ = a->used;
+    v->data = vec_home(v);
+}
+
+int da_vec_init(da_vec *v, size_t elem_size, const da_config *cfg)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (elem_size == 0)
+        return DA_EINVAL;
+    da_arena *a;
+    int e = da_arena_open(&a, cfg);
+    if (e == 0)
+        vec_attach(v, a, elem_size, 1);
+    return e;
+}
+
+int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (elem_size == 0 || !a)
+        return DA_EINVAL;
+    vec_attach(v, a, elem_size, 0);
+    return 0;
+}
+
+/* Set the block to `bytes` (a multiple of the page size). */
+static int vec_set_bytes(da_vec *v, size_t bytes)
+{
+    da_arena *a = v->arena_;
+    void *p = v->data;
+    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, a->page)
+                              : da_shrink(a, &p, v->bytes_, bytes, a->page);
+    if (e)
+        return e;
+    v->bytes_ = bytes;
+    v->data = bytes ? p : vec_home(v);
+    v->cap = bytes / v->elem_size;
+    return 0;
+}
+
+static int vec_reserve(da_vec *v, size_t additional, int exact)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    if (additional <= v->cap - v->len)
+        return 0;
+    size_t page = v->arena_->page;
+    if (additional > SIZE_MAX - v->len || v->len + additional > (SIZE_MAX - page) / v->elem_size)
+        return DA_EOVERFLOW;
+    size_t need = round_up((v->len + additional) * v->elem_size, page);
+    /* amortized: double up to a 1 GiB step; blocks are never copied in an own
+     * arena, so a bigger step would only take disk space early */
+    size_t step = max_size(min_size(v->bytes_, DA_STEP_MAX), DA_FIRST_BYTES);
+    size_t want = v->bytes_ <= SIZE_MAX - page - step ? v->bytes_ + step : need;
+    if (!exact && want > need && vec_set_bytes(v, want) == 0)
+        return 0;
+    /* the exact size may still fit where the amortized one did not */
+    return vec_set_bytes(v, need);
+}
+
+int da_vec_try_reserve(da_vec *v, size_t additional) { return vec_reserve(v, additional, 0); }
+
+int da_vec_try_reserve_exact(da_vec *v, size_t additional)
+{
+    return vec_reserve(v, additional, 1);
+}
+
+int da_vec_extend(da_vec *v, const void *elems, size_t n)
+{
+    if (!v || !v->arena_ || (!elems && n))
+        return DA_EINVAL;
+    /* elems may lie in the vector itself, which may move when it grows */
+    const unsigned char *src = elems, *data = v->data;
+    size_t in_self = data && src >= data && src < data + v->len * v->elem_size;
+    size_t rel = in_self ? (size_t)(src - data) : 0;
+    int e = vec_reserve(v, n, 0);
+    if (e || n == 0)
+        return e;
+    if (in_self)
+        src = (const unsigned char *)v->data + rel;
+    memmove((unsigned char *)v->data + v->len * v->elem_size, src, n * v->elem_size);
+    v->len += n;
+    return 0;
+}
+
+int da_vec_push(da_vec *v, const void *elem)
+{
+    if (!elem)
+        return DA_EINVAL;
+    return da_vec_extend(v, elem, 1);
+}
+
+int da_vec_pop(da_vec *v, void *out)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    if (v->len == 0)
+        return DA_EEMPTY;
+    v->len--;
+    if (out)
+        memcpy(out, (unsigned char *)v->data + v->len * v->elem_size, v->elem_size);
+    return 0;
+}
+
+void da_vec_truncate(da_vec *v, size_t len)
+{
+    if (v && len < v->len)
+        v->len = len;
+}
+
+void *da_vec_at(const da_vec *v, size_t i)
+{
+    return v && i < v->len ? (unsigned char *)v->data + i * v->elem_size : NULL;
+}
+
+/* ---- persistent vectors -------------------------------------------------------- */
+
+/* Two header copies, written alternately; the valid one with the higher
+ * sequence number wins, so a torn header write loses at most that sync. */
+typedef struct {
+    unsigned char magic[8];
+    uint32_t version, header_size;
+    uint64_t elem_size, len, data_off, seq, sum;
+} da_header;
+
+static uint64_t header_sum(const da_header *h)
+{
+    const unsigned char *p = (const unsigned char *)h;
+    uint64_t x = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < offsetof(da_header, sum); i++)
+        x = (x ^ p[i]) * 1099511628211ull;
+    return x;
+}
+
+static int header_read(const da_arena *a, size_t slot, da_header *h)
+{
+    memcpy(h, a->base + slot, sizeof *h);
+    return memcmp(h->magic, DA_HDR_MAGIC, 8) == 0 && h->sum == header_sum(h);
+}
+
+/* Publish v->len as the durable length: the data was synced before. */
+static int header_commit(da_vec *v)
+{
+    da_arena *a = v->arena_;
+    da_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, DA_HDR_MAGIC, 8);
+    h.version = DA_HDR_VERSION;
+    h.header_size = sizeof h;
+    h.elem_size = v->elem_size;
+    h.len = v->len;
+    h.data_off = v->head_;
+    h.seq = v->seq_ + 1;
+    h.sum = header_sum(&h);
+    memcpy(a->base + (h.seq & 1 ? DA_HDR_SLOT1 : 0), &h, sizeof h);
+    int e = sys_msync(a->base, a->page);
+    e = poison(a, e ? e : sys_fsync(a->fd));
+    if (e == 0) {
+        v->seq_ = h.seq;
+        v->synced_len_ = v->len;
+    }
+    return e;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    while (n && *p == 0)
+        p++, n--;
+    return n == 0;
+}
+
+/* Read the newest valid header; a file that has none but is all zeros up to
+ * its size is one whose creation was cut short, and starts afresh. */
+static int vec_load(da_vec *v, size_t elem_size)
+{
+    da_arena *a = v->arena_;
+    size_t head = max_size(DA_HDR_MIN_DATA, a->page);
+    da_header h0, h1;
+    int ok0 = a->size > 0 && header_read(a, 0, &h0);
+    int ok1 = a->size > 0 && header_read(a, DA_HDR_SLOT1, &h1);
+    if (!ok0 && !ok1) {
+        if (a->size > head || !all_zero(a->base, a->size))
+            return DA_EBADFILE;
+        int e = set_size(a, head, 0);
+        v->head_ = head;
+        return e ? e : header_commit(v);
+    }
+    const da_header *h = ok0 && (!ok1 || h0.seq > h1.seq) ? &h0 : &h1;
+    if (h->version != DA_HDR_VERSION || h->elem_size != elem_size ||
+        h->data_off < DA_HDR_MIN_DATA || h->data_off % DA_HDR_MIN_DATA != 0 ||
+        h->data_off > a->size || h->len > (a->size - h->data_off) / elem_size)
+        return DA_EBADFILE;
+    v->head_ = (size_t)h->data_off;
+    v->len = v->synced_len_ = (size_t)h->len;
+    v->seq_ = h->seq;
+    v->bytes_ = a->size - v->head_;
+    v->cap = v->bytes_ / elem_size;
+    return 0;
+}
+
+int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (!path || elem_size == 0)
+        return DA_EINVAL;
+    da_failed_reserve = 0;
+    int fd = DA_FP("open") ? -1
+                           : open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno;
+    size_t size = 0;
+    int e = lock_file(fd);
+    if (e == 0)
+        e = regular_size(fd, &size);
+    if (e != 0) {
+        close(fd);
+        return e == DA_EINVAL ? DA_EBADFILE : e;
+    }
+    da_arena *a;
+    e = arena_new(&a, fd, size, cfg);
+    if (e)
+        return e;
+    vec_attach(v, a, elem_size, 1);
+    v->persistent_ = 1;
+    e = vec_load(v, elem_size);
+    if (e) {
+        da_arena_close(a);
+        memset(v, 0, sizeof *v);
+        return e;
+    }
+    a->used = v->head_ + v->bytes_;
+    v->data = vec_home(v);
+    return 0;
+}
+
+int da_vec_sync(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    da_arena *a = v->arena_;
+    if (!v->persistent_)
+        return da_arena_sync(a);
+    if (a->sticky)
+        return a->sticky;
+    int e = poison(a, sync_range(a, v->head_, v->len * v->elem_size));
+    return e ? e : header_commit(v);
+}
+
+int da_vec_shrink_to_fit(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    size_t bytes = round_up(v->len * v->elem_size, v->arena_->page);
+    if (bytes >= v->bytes_)
+        return 0;
+    /* the durable header must never claim more than the file holds */
+    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size) {
+        int e = da_vec_sync(v);
+        if (e)
+            return e;
+    }
+    return vec_set_bytes(v, bytes);
+}
+
+int da_vec_close(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return 0;
+    int e = v->persistent_ ? da_vec_sync(v) : 0;
+    if (v->own_arena_) {
+        int c = da_arena_close(v->arena_);
+        e = e ? e : c;
+    } else {
+        da_free(v->arena_, v->data, v->bytes_);
+    }
+    memset(v, 0, sizeof *v);
+    return e;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static const char *own_error(int err)
+{
+    switch (err) {
+    case DA_ECAPACITY:
+        return "request beyond this arena's reservation (DA_ECAPACITY): the block or vector "
+               "would not fit in the address space the arena reserved; nothing changed. Reserve "
+               "more (da_config.reserve, or DISKALLOC_RESERVE=1T).";
+    case DA_EOVERFLOW:
+        return "size arithmetic would overflow (DA_EOVERFLOW): count times element size, or "
+               "the alignment, does not fit in size_t; nothing changed. Request less.";
+    case DA_EBADFILE:
+        return "not a diskalloc vector file, or one of another element size or format version "
+               "(DA_EBADFILE): the header is missing, corrupt or does not match, or the data is "
+               "shorter than its length. Open it with the element size it was made with, or "
+               "use another path.";
+    case DA_EPOISONED:
+        return "an earlier I/O error makes the data untrustworthy (DA_EPOISONED): a sync "
+               "failed, so writes are refused (da_arena_error() gives the first error). Close "
+               "the vector; a persistent one reopens at its last successful sync.";
+    case DA_EEMPTY:
+        return "pop from an empty vector (DA_EEMPTY): check len before popping.";
+    case DA_EINVAL:
+        return "invalid argument (DA_EINVAL): a NULL pointer, a zero element size, an "
+               "alignment that is not a power of two, a block not from this arena, a descriptor "
+               "that is not a regular file, unknown flags, or an unparsable DISKALLOC_RESERVE. "
+               "Fix the call.";
+    }
+    return "unknown diskalloc error code (negative, but not a DA_E* value).";
+}
+
+static const char *enomem_text(void)
+{
+    if (da_failed_reserve == 0)
+        return "out of memory (ENOMEM): the system could not provide memory for the call. "
+               "Free memory, or check ulimit -v.";
+    snprintf(da_msg, sizeof da_msg,
+             "address space exhausted (ENOMEM): no free range of %zu bytes for an arena's "
+             "reservation; this process holds %zu arenas reserving %zu GiB in all (each "
+             "reserves its own range: about 255 of 512 GiB fill a 47-bit address space, fewer "
+             "under ulimit -v). Close arenas you no longer need, or reserve less per arena "
+             "(da_config.reserve, or DISKALLOC_RESERVE=64G).",
+             da_failed_reserve, atomic_load(&da_live_arenas), atomic_load(&da_live_bytes) >> 30);
+    return da_msg;
+}
+
+static const char *system_error(int err)
+{
+    switch (err) {
+    case ENOMEM:
+        return enomem_text();
+    case ENOSPC:
+        return "no space left on device (ENOSPC): the file system holding the file is full; "
+               "the call changed nothing. Free space, or put the file on a larger file system "
+               "(da_config.dir, $TMPDIR).";
+    case EDQUOT:
+        return "disk quota exceeded (EDQUOT): your quota on the file system is used up; the "
+               "call changed nothing. Free space, raise the quota, or use another directory.";
+    case EFBIG:
+        return "file too large (EFBIG): the file-size limit (ulimit -f) or the file system's "
+               "largest file would be exceeded; the call changed nothing. Raise the limit or "
+               "keep the vector smaller.";
+    case EIO:
+        return "input/output error (EIO): the device failed; data written since the last "
+               "successful sync may be lost and writes are refused from now on. Check the "
+               "device; reopen a persistent vector to get its last synced state.";
+    case EWOULDBLOCK:
+        return "resource busy (EWOULDBLOCK/EAGAIN): the vector file is held open by another "
+               "handle, in this or another process (one at a time), or the system lacked a "
+               "transient resource. Close the other handle, or retry.";
+    case EINTR:
+        return "interrupted by a signal (EINTR): nothing changed; retry the call.";
+    case EACCES:
+    case EPERM:
+        return "permission denied (EACCES/EPERM): the file or its directory may not be "
+               "created or written by this user. Choose a writable directory or file.";
+    case EROFS:
+        return "read-only file system (EROFS): the file cannot be written there. Use a "
+               "writable directory (da_config.dir, $TMPDIR).";
+    case ENOENT:
+    case ENOTDIR:
+        return "no such file or directory (ENOENT/ENOTDIR): the temp-file directory or a "
+               "parent of the vector's path does not exist. Create it or choose another.";
+    case ELOOP:
+        return "the path is a symbolic link (ELOOP): refused, so that a link cannot redirect "
+               "the vector to another file. Open the link's target itself.";
+    case EMFILE:
+    case ENFILE:
+        return "too many open files (EMFILE/ENFILE): each arena holds one descriptor. Close "
+               "arenas, or raise ulimit -n.";
+    case EINVAL:
+        return "invalid argument from the system (EINVAL): a reservation this large may be "
+               "refused (valgrind refuses 512 GiB). Reserve less (DISKALLOC_RESERVE=1G).";
+    case EOPNOTSUPP:
+        return "operation not supported (EOPNOTSUPP): the file system lacks a feature the "
+               "call needs. Use a local file system such as ext4, xfs or tmpfs.";
+    case ENAMETOOLONG:
+        return "file name too long (ENAMETOOLONG): shorten the directory or path.";
+    }
+    return strerror(err);
+}
+
+const char *da_strerror(int err)
+{
+    if (err == 0)
+        return "success";
+    return err < 0 ? own_error(err) : system_error(err);
+}

@@ -1,0 +1,217 @@
+/* diskalloc — vectors larger than RAM, kept in a file instead of in memory.
+ *
+ * An arena reserves a large range of address space (512 GiB by default) with
+ * one MAP_SHARED|MAP_NORESERVE mapping over a file that starts at 0 bytes, and
+ * grows or shrinks the file as its contents grow or shrink.  The base address
+ * never moves; the kernel pages data in and out.
+ *
+ * Vendoring: copy diskalloc.h and diskalloc.c into your tree; C11 on Linux,
+ * libc only.  Build with -DFIU_ENABLE (and -lfiu) to turn on the libfiu fail
+ * points listed by da_failpoint_names(); without it they compile to nothing.
+ *
+ * Error model (as in LMDB): every fallible call returns
+ *   0       on success,
+ *   > 0     an errno value passed through from the system (ENOSPC, EFBIG, ...),
+ *   < 0     one of the DA_E* codes below, detected by the library itself.
+ * da_strerror() names the cause and the remedy for both kinds.
+ * On failure nothing changes: length, capacity, contents, file size, mapping.
+ * The library never aborts, asserts on its input, prints, or exits.
+ *
+ * Threads: an arena (and the vectors in it) is used by one thread at a time,
+ * like a Vec.  Distinct arenas share nothing and may be used concurrently.
+ */
+#ifndef DISKALLOC_H
+#define DISKALLOC_H
+
+#include <stddef.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DA_VERSION_MAJOR 1
+#define DA_VERSION_MINOR 0
+
+/** Address space each arena reserves unless configured otherwise. */
+#define DA_DEFAULT_RESERVE ((size_t)512 << 30)
+
+/** @defgroup errors Library error codes (negative; errno values are positive)
+ * @{ */
+#define DA_ECAPACITY (-30801) /**< request beyond this arena's reservation */
+#define DA_EOVERFLOW (-30802) /**< size arithmetic would overflow */
+#define DA_EBADFILE  (-30803) /**< not a diskalloc vector file, or another element size / version */
+#define DA_EPOISONED (-30804) /**< an earlier I/O error makes the data untrustworthy */
+#define DA_EEMPTY    (-30805) /**< pop from an empty vector */
+#define DA_EINVAL    (-30806) /**< invalid argument (NULL, zero size, alignment not a power of two, ...) */
+/** @} */
+
+/** Describe an error code of either kind: its cause and what to do about it.
+ * Never NULL.  For ENOMEM after a failed arena open, the text says how many
+ * arenas of how many bytes this process holds.  The string is valid until the
+ * next da_strerror call in the same thread. */
+const char *da_strerror(int err);
+
+/** da_config.flags: grow the file with ftruncate only, as the Rust crate
+ * diskallocator does.  Growth is then sparse: on a full disk a later store
+ * into the vector kills the process with SIGBUS.  Unsafe; for comparison. */
+#define DA_SPARSE 1u
+
+typedef struct da_config {
+    size_t reserve;   /**< address space to reserve; 0 = DISKALLOC_RESERVE env var
+                           ("64G", "512M", "1T", plain bytes), else DA_DEFAULT_RESERVE */
+    const char *dir;  /**< temp-file directory; NULL = $TMPDIR, else /var/tmp */
+    unsigned flags;   /**< DA_SPARSE or 0 */
+} da_config;          /* a NULL config means all defaults */
+
+typedef struct da_arena da_arena; /* opaque */
+
+/** Open an arena over a new unnamed temp file (O_TMPFILE, else mkostemp +
+ * unlink; mode 0600, O_CLOEXEC) in cfg->dir.  The file starts at 0 bytes.
+ * @param[out] out  the arena, or NULL on failure
+ * @return 0; DA_EINVAL (bad config or DISKALLOC_RESERVE); ENOMEM (no free
+ *   address range of the reserve's size: too many arenas, or RLIMIT_AS);
+ *   errno of open/mkostemp/unlink/mmap (EACCES, ENOENT, EROFS, ...). */
+int da_arena_open(da_arena **out, const da_config *cfg);
+
+/** Open an arena over the caller's regular file.  fd is duplicated (the
+ * caller keeps and closes its own); the file's bytes are kept and mapped at
+ * the base, and count as allocated: da_alloc places blocks after them.
+ * @return 0; DA_EINVAL (not a regular file, bad config); DA_ECAPACITY (file
+ *   larger than the reserve); ENOMEM; errno of fcntl/fstat/mmap. */
+int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
+
+/** Unmap, close the file and free the arena.  Does not sync: call
+ * da_arena_sync first if the bytes must be durable.  NULL is a no-op.
+ * @return 0, the sticky I/O error if one happened, or munmap's errno. The
+ *   arena is gone either way. */
+int da_arena_close(da_arena *a);
+
+void  *da_arena_base(const da_arena *a);     /**< start of the reservation; never moves */
+size_t da_arena_size(const da_arena *a);     /**< bytes backed by the file (its size) */
+size_t da_arena_reserved(const da_arena *a); /**< bytes of address space reserved */
+int    da_arena_error(const da_arena *a);    /**< the sticky I/O error, or 0 */
+
+/** Set the file's size.  Growth allocates disk blocks (fallocate) so that a
+ * full disk is reported here, not by SIGBUS on a later store; shrinking
+ * releases blocks.  Blocks handed out by da_alloc beyond the new size are
+ * gone: mix the raw and allocator interfaces only if you own the layout.
+ * @return 0; DA_ECAPACITY (size > reserved); DA_EPOISONED; ENOSPC, EDQUOT,
+ *   EFBIG (file-size limit, checked before the call so SIGXFSZ is never
+ *   raised), EIO, EINTR, ... from fallocate/ftruncate/pwrite. */
+int da_arena_resize(da_arena *a, size_t size);
+
+/** Write dirty pages to the file and flush it (msync MS_SYNC + fsync).
+ * The first failure is sticky: this and later syncs, da_arena_close and
+ * every write through the API report it (writes as DA_EPOISONED). */
+int da_arena_sync(da_arena *a);
+
+/* The allocator contract (Rust's Allocator: allocate / grow / shrink /
+ * deallocate).  A bump allocator: the last block grows and shrinks in place
+ * by moving the end of the file; growing any other block allocates at the end
+ * and copies; freed blocks that are not last release their disk pages (hole
+ * punching) but not their address range.  Any power-of-two alignment is
+ * honoured, for the address.  A zero-size request yields a non-NULL,
+ * aligned pointer outside the arena, which da_free ignores.
+ * Errors: DA_EINVAL, DA_EOVERFLOW, DA_ECAPACITY, DA_EPOISONED, and the
+ * errors of da_arena_resize.  On failure *p / *out is unchanged. */
+int  da_alloc(da_arena *a, size_t size, size_t align, void **out);
+int  da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out);
+int  da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
+int  da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
+int  da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
+/** Never fails: if the system refuses to shrink the file, the space stays
+ * for reuse by the next allocation. */
+void da_free(da_arena *a, void *p, size_t size);
+
+/* Vectors.  Public fields are read-only for users. */
+typedef struct da_vec {
+    void *data;       /**< elements; never moves in an own arena */
+    size_t len;       /**< elements in use */
+    size_t cap;       /**< elements that fit without growing the file */
+    size_t elem_size; /**< bytes per element */
+    /* private */
+    da_arena *arena_;
+    const int *poison_;          /* the arena's sticky error, for the fast path */
+    unsigned long long seq_;     /* persistent: sequence of the last header written */
+    size_t synced_len_;          /* persistent: length in the last durable header */
+    size_t head_;                /* offset of the data's block in the file */
+    size_t bytes_;               /* bytes of the data's block in the arena */
+    unsigned char own_arena_;    /* the vector opened the arena and closes it */
+    unsigned char persistent_;   /* da_vec_open */
+} da_vec;
+
+/** A vector in its own arena over a temp file: its data pointer never moves.
+ * @return 0; DA_EINVAL (elem_size 0); the errors of da_arena_open.
+ *   On failure *v is zeroed, so da_vec_close(v) is still safe. */
+int da_vec_init(da_vec *v, size_t elem_size, const da_config *cfg);
+/** A vector sharing arena a with other blocks (correct, slower: growing a
+ * block that is not last copies it).  The arena must outlive the vector. */
+int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
+/** Create or reopen a persistent vector file at path (mode 0600, O_NOFOLLOW:
+ * a symlink is refused with ELOOP).  The file has a header (magic, version,
+ * element size, length, checksum; two copies written alternately) and
+ * page-aligned data.  Only one handle at a time may hold a file open: a
+ * second open, in this or another process, fails with EWOULDBLOCK.
+ * @return 0; DA_EBADFILE (not a diskalloc vector, other element size or
+ *   version, or data shorter than its length); EWOULDBLOCK; DA_EINVAL;
+ *   DA_ECAPACITY (file larger than the reserve); errno of open/flock/fstat/
+ *   mmap/fallocate/ftruncate/msync. */
+int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg);
+/** Release the vector.  A persistent vector is synced first and its
+ * error returned.  An own arena is closed; in a shared arena the block is
+ * freed.  *v is zeroed; closing a zeroed vector is a no-op returning 0. */
+int da_vec_close(da_vec *v);
+
+/** Room for at least len + additional elements; amortized (capacity at
+ * least doubles up to 1 GiB, then grows by 1 GiB steps: no copy ever happens
+ * in an own arena, so big steps would only reserve disk early). */
+int da_vec_try_reserve(da_vec *v, size_t additional);
+/** Room for len + additional elements, rounded up to whole pages. */
+int da_vec_try_reserve_exact(da_vec *v, size_t additional);
+int da_vec_push(da_vec *v, const void *elem);
+/** Append n elements; elems may point into the vector itself. */
+int da_vec_extend(da_vec *v, const void *elems, size_t n);
+/** Remove the last element, copying it to out unless out is NULL.
+ * @return 0; DA_EEMPTY when empty; DA_EPOISONED. */
+int da_vec_pop(da_vec *v, void *out);
+/** Drop elements from len on; no-op if len >= v->len.  Keeps capacity. */
+void da_vec_truncate(da_vec *v, size_t len);
+/** Shrink the file to the length rounded up to a page.  A persistent vector
+ * first syncs when the new size would cut into its last synced length. */
+int da_vec_shrink_to_fit(da_vec *v);
+/** Make the data durable, then the length that covers it (persistent vector:
+ * data msync, header write, msync, fsync; a process killed at any moment
+ * reopens with the length and appended bytes of its last successful sync).
+ * Temp vectors: da_arena_sync.  Errors are sticky, as for da_arena_sync. */
+int da_vec_sync(da_vec *v);
+/** Address of element i, or NULL when i >= len. */
+void *da_vec_at(const da_vec *v, size_t i);
+/** The arena holding the vector's data (NULL for a closed vector). */
+da_arena *da_vec_arena(const da_vec *v);
+
+/** Push with a store's cost when capacity is spare; falls back to
+ * da_vec_push.  Same contract as da_vec_push. */
+static inline int da_vec_push_fast(da_vec *v, const void *elem)
+{
+    if (v->len < v->cap && *v->poison_ == 0) {
+        char *dst = (char *)v->data + v->len * v->elem_size;
+        switch (v->elem_size) { /* constant sizes let the compiler emit one store */
+        case 4: memcpy(dst, elem, 4); break;
+        case 8: memcpy(dst, elem, 8); break;
+        default: memcpy(dst, elem, v->elem_size); break;
+        }
+        v->len++;
+        return 0;
+    }
+    return da_vec_push(v, elem);
+}
+
+/** NULL-terminated list of the fail-point names the core declares
+ * ("diskalloc/ftruncate", ...), for harnesses that arm them with libfiu. */
+const char *const *da_failpoint_names(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DISKALLOC_H */
