@@ -10,3 +10,10 @@ check-symbols: $(CORE_O) $(CORE_FIU_O)
 	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
 	@ci/tap-run.sh $(BUILD)/tap/$@.tap symbols ci/symbols.sh $(CORE_O)
 	@ci/tap-run.sh $(BUILD)/tap/$@.tap symbols-fiu ci/symbols.sh $(CORE_FIU_O)
+
+CHECK_STEPS += check-readme
+.PHONY: check-readme
+## check-readme: every C block in README.md is one of examples/*.c (which check-examples runs)
+check-readme:
+	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
+	@ci/tap-run.sh $(BUILD)/tap/$@.tap readme-examples ci/readme-check.sh
