@@ -79,21 +79,31 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static int sys_ftruncate(int fd, size_t n)
 {
-    return DA_FP("ftruncate") || ftruncate(fd, (off_t)n) != 0 ? errno : 0;
+    if (DA_FP("ftruncate") || ftruncate(fd, (off_t)n) != 0)
+        return errno;
+    return 0;
 }
 
 static int sys_fallocate(int fd, int mode, size_t off, size_t len)
 {
-    return DA_FP("fallocate") || fallocate(fd, mode, (off_t)off, (off_t)len) != 0
-               ? errno : 0;
+    if (DA_FP("fallocate") || fallocate(fd, mode, (off_t)off, (off_t)len) != 0)
+        return errno;
+    return 0;
 }
 
 static int sys_msync(void *p, size_t len)
 {
-    return DA_FP("msync") || msync(p, len, MS_SYNC) != 0 ? errno : 0;
+    if (DA_FP("msync") || msync(p, len, MS_SYNC) != 0)
+        return errno;
+    return 0;
 }
 
-static int sys_fsync(int fd) { return DA_FP("fsync") || fsync(fd) != 0 ? errno : 0; }
+static int sys_fsync(int fd)
+{
+    if (DA_FP("fsync") || fsync(fd) != 0)
+        return errno;
+    return 0;
+}
 
 /* ---- the file's size ----------------------------------------------------- */
 
@@ -297,7 +307,9 @@ int da_arena_open(da_arena **out, const da_config *cfg)
  * with this one about the file's size. */
 static int lock_file(int fd)
 {
-    return DA_FP("flock") || flock(fd, LOCK_EX | LOCK_NB) != 0 ? errno : 0;
+    if (DA_FP("flock") || flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return errno;
+    return 0;
 }
 
 static int regular_size(int fd, size_t *size)
