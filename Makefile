@@ -9,7 +9,7 @@ WERROR   ?=
 SANITIZE ?=
 EXTRA_CFLAGS ?=
 CFLAGS   := $(OPT) $(WARN) $(WERROR) $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer) $(EXTRA_CFLAGS)
-LDFLAGS  := $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDFLAGS  := $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(EXTRA_LDFLAGS)
 BUILD    ?= build
 FIU_LIBS := -lfiu -ldl
 
