@@ -19,9 +19,10 @@ CORE_HDR := core/diskalloc.h
 CORE_O     := $(BUILD)/core/diskalloc.o
 CORE_FIU_O := $(BUILD)/core/diskalloc-fiu.o
 
-.PHONY: all check deps list clean
-## all: build the core and everything the fragments declare
-all: $(CORE_O) $(CORE_FIU_O)
+.PHONY: all all-targets asan check deps list clean
+## all: build the core and everything the fragments declare (ALL_TARGETS)
+ALL_TARGETS := $(CORE_O) $(CORE_FIU_O)
+all: all-targets
 
 $(CORE_O): $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(@D)
@@ -39,6 +40,13 @@ deps:
 # a make target that writes TAP to $(BUILD)/tap/<step>.tap.
 CHECK_STEPS :=
 include $(sort $(wildcard */*.mk))
+
+all-targets: $(ALL_TARGETS)
+
+## asan: `make check` built with ASan+UBSan in its own build directory
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined \
+	    EXTRA_CFLAGS=-fno-sanitize-recover=all check
 
 ## check: install deps, build, run every test and a short stress; ends with "N passed, N failed"
 check: deps
