@@ -1,0 +1,315 @@
+/* bench: measure da_vec against its alternatives, one process per
+ * measurement, contenders interleaved (A B C A B C ...), medians of --runs.
+ *
+ *   bench [--sizes 1M,4M,...] [--runs 5] [--workloads push,...] [--contenders da,...]
+ *         [--grow-max 64G] [--big] [--dir DIR] [--csv FILE] [--plot PNG --gp SCRIPT]
+ *   bench --one WORKLOAD SIZE CONTENDER DIR     (one measurement; what the driver runs)
+ */
+#include "bench.h"
+#include "driver.h"
+#include "one.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_ROWS 1024
+
+static char self[4096] = "bench"; /* this binary, for the replay line */
+#define MAX_LIST 32
+
+typedef struct {
+    size_t sizes[MAX_LIST], nsizes, grow_max;
+    const char *workloads[MAX_LIST], *contenders[MAX_LIST];
+    size_t nworkloads, ncontenders;
+    int runs, big;
+    const char *dir, *csv, *plot, *gp;
+} options;
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    const char *units = "KMGT", *u = *end ? strchr(units, *end) : NULL;
+    if (errno || end == s || *s == '-' || (*end && (!u || end[1])))
+        return -1;
+    *out = (size_t)n << (u ? 10 * (u - units + 1) : 0);
+    return 0;
+}
+
+/* Split a comma list in place into at most MAX_LIST distinct items. */
+static size_t split(char *s, const char **items)
+{
+    size_t n = 0;
+    for (char *t = strtok(s, ","); t && n < MAX_LIST; t = strtok(NULL, ",")) {
+        size_t i = 0;
+        while (i < n && strcmp(items[i], t) != 0)
+            i++;
+        if (i == n)
+            items[n++] = t;
+    }
+    return n;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench [--sizes LIST] [--runs N] [--workloads LIST] "
+                    "[--contenders LIST] [--grow-max SIZE] [--big] [--dir DIR] [--csv FILE] "
+                    "[--plot PNG --gp SCRIPT]\n       bench --one WORKLOAD SIZE CONTENDER DIR\n");
+    return 2;
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    static char sizes[] = "1M,4M,16M,64M,256M,1G,4G";
+    static char workloads[] = "push,extend,read,rread,rupdate,grow,shrink,close,sync,openclose";
+    static char contenders[] = "da,da-sparse,realloc,write,mem,dd";
+    const char *tmp = getenv("TMPDIR");
+    char *size_list = sizes, *grow = NULL;
+    o->runs = 5;
+    o->dir = tmp && *tmp ? tmp : "/var/tmp";
+    o->csv = "bench/results.csv";
+    o->nworkloads = split(workloads, o->workloads);
+    o->ncontenders = split(contenders, o->contenders);
+    static const struct option longs[] = {
+        {"sizes", 1, 0, 's'}, {"runs", 1, 0, 'r'},     {"workloads", 1, 0, 'w'},
+        {"contenders", 1, 0, 'c'}, {"grow-max", 1, 0, 'g'}, {"big", 0, 0, 'b'},
+        {"dir", 1, 0, 'd'}, {"csv", 1, 0, 'o'},        {"plot", 1, 0, 'p'},
+        {"gp", 1, 0, 'G'}, {0, 0, 0, 0},
+    };
+    for (int ch; (ch = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
+        switch (ch) {
+        case 's': size_list = optarg; break;
+        case 'r': o->runs = atoi(optarg); break;
+        case 'w': o->nworkloads = split(optarg, o->workloads); break;
+        case 'c': o->ncontenders = split(optarg, o->contenders); break;
+        case 'g': grow = optarg; break;
+        case 'b': o->big = 1; break;
+        case 'd': o->dir = optarg; break;
+        case 'o': o->csv = optarg; break;
+        case 'p': o->plot = optarg; break;
+        case 'G': o->gp = optarg; break;
+        default: return -1;
+        }
+    }
+    const char *items[MAX_LIST];
+    o->nsizes = split(size_list, items);
+    for (size_t i = 0; i < o->nsizes; i++)
+        if (parse_size(items[i], &o->sizes[i]) || o->sizes[i] < sizeof(uint64_t))
+            return fprintf(stderr, "bench: bad size %s\n", items[i]), -1;
+    o->grow_max = o->nsizes ? o->sizes[o->nsizes - 1] : 0;
+    if (grow && parse_size(grow, &o->grow_max))
+        return fprintf(stderr, "bench: bad --grow-max %s\n", grow), -1;
+    for (size_t i = 0; i < o->nworkloads; i++)
+        if (bench_workload(o->workloads[i]) < 0)
+            return fprintf(stderr, "bench: unknown workload %s\n", o->workloads[i]), -1;
+    for (size_t i = 0; i < o->ncontenders; i++)
+        if (!bench_contender(o->contenders[i]))
+            return fprintf(stderr, "bench: unknown contender %s\n", o->contenders[i]), -1;
+    if (o->runs < 1 || o->runs > MAX_RUNS || o->nsizes == 0 || optind != argc ||
+        (o->plot && !o->gp))
+        return -1;
+    return 0;
+}
+
+/* ---- the plan: which sizes each workload runs at ---------------------------- */
+
+static size_t ram_bytes(void)
+{
+    return (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static size_t disk_free(const char *dir)
+{
+    struct statvfs s;
+    return statvfs(dir, &s) == 0 ? (size_t)s.f_bavail * s.f_frsize : 0;
+}
+
+/* Sizes for workload w: push and extend at every size; the costly-to-prepare
+ * ones at every other size and the largest; growth by powers of 4 up to
+ * --grow-max; sync at 1 GiB (or less); open/close once. */
+static size_t sizes_for(const char *w, const options *o, size_t *out)
+{
+    size_t n = 0, last = o->sizes[o->nsizes - 1];
+    if (!strcmp(w, "openclose")) {
+        out[n++] = 0;
+    } else if (!strcmp(w, "sync")) {
+        out[n++] = last < ((size_t)1 << 30) ? last : (size_t)1 << 30;
+    } else if (!strcmp(w, "grow")) {
+        for (size_t s = o->sizes[0]; s <= o->grow_max && n < MAX_LIST; s *= 4)
+            out[n++] = s;
+    } else if (!strcmp(w, "push") || !strcmp(w, "extend")) {
+        for (size_t i = 0; i < o->nsizes; i++)
+            out[n++] = o->sizes[i];
+    } else {
+        for (size_t i = 0; i < o->nsizes; i++)
+            if (i % 2 == 0 || i + 1 == o->nsizes)
+                out[n++] = o->sizes[i];
+    }
+    return n;
+}
+
+static size_t plan(const options *o, row *rows)
+{
+    size_t n = 0, ram = ram_bytes(), half_free = disk_free(o->dir) / 2;
+    int group = 0;
+    for (size_t wi = 0; wi < o->nworkloads + (size_t)o->big; wi++) {
+        int bigrun = wi == o->nworkloads; /* BENCH_BIG: push at 1.5x RAM */
+        const char *w = bigrun ? "push" : o->workloads[wi];
+        size_t sizes[MAX_LIST];
+        size_t ns = bigrun ? 1 : sizes_for(w, o, sizes);
+        if (bigrun)
+            sizes[0] = (ram + ram / 2 + ((size_t)1 << 30) - 1) & ~(((size_t)1 << 30) - 1);
+        for (size_t si = 0; si < ns; si++, group++) {
+            for (size_t ci = 0; ci < o->ncontenders && n < MAX_ROWS; ci++) {
+                const contender *c = bench_contender(o->contenders[ci]);
+                if (!bench_applies(bench_workload(w), c))
+                    continue;
+                row *r = &rows[n++];
+                memset(r, 0, sizeof *r);
+                r->workload = w;
+                r->size = sizes[si];
+                r->contender = c->name;
+                r->group = group;
+                r->big = bigrun;
+                r->elements = bench_elements(bench_workload(w), sizes[si]);
+                if (c->in_memory && sizes[si] > ram / 4 * 3)
+                    r->note = "skipped: in-memory contender, larger than RAM";
+                else if (!c->in_memory && sizes[si] > half_free)
+                    r->note = "skipped: more than half the free disk space";
+            }
+        }
+    }
+    return n;
+}
+
+/* ---- running one measurement in its own process ------------------------------ */
+
+static int measure(row *r, const char *dir)
+{
+    int fd[2];
+    char size[32];
+    snprintf(size, sizeof size, "%zu", r->size);
+    if (pipe(fd) != 0)
+        return errno;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execl("/proc/self/exe", "bench", "--one", r->workload, size, r->contender, dir,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char out[512];
+    size_t len = 0;
+    for (ssize_t k; len < sizeof out - 1 && (k = read(fd[0], out + len, sizeof out - 1 - len)) > 0;)
+        len += (size_t)k;
+    out[len] = '\0';
+    close(fd[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return pid < 0 ? errno : ECHILD;
+    sample *s = &r->v[r->runs];
+    char *line = strstr(out, "RESULT,");
+    const char *f = line ? strchr(line + 7, ',') : NULL; /* skip the workload */
+    for (int k = 0; f && k < 2; k++)                      /* and size, contender */
+        f = strchr(f + 1, ',');
+    size_t elements;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !f ||
+        sscanf(f + 1, "%lf,%zu,%ld,%ld,%ld", &s->s, &elements, &s->minflt, &s->majflt,
+               &s->rss_kib) != 5) {
+        fprintf(stderr, "bench: %s %s at %zu bytes failed (status %d); replay: %s --one %s %zu %s %s\n",
+                r->workload, r->contender, r->size, status, self, r->workload, r->size,
+                r->contender, dir);
+        return EIO;
+    }
+    r->runs++;
+    return 0;
+}
+
+/* All runs of one group, interleaved: run 1 of every contender, then run 2, ... */
+static int run_group(row *rows, size_t n, int group, const options *o)
+{
+    int failed = 0;
+    for (int run = 0; run < o->runs; run++)
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].group == group && !rows[i].note && measure(&rows[i], o->dir) != 0)
+                failed = 1;
+    return failed;
+}
+
+static int plot(const options *o)
+{
+    char contenders[512] = "";
+    for (size_t i = 0; i < o->ncontenders; i++)
+        snprintf(contenders + strlen(contenders), sizeof contenders - strlen(contenders),
+                 "%s%s", i ? " " : "", o->contenders[i]);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char vars[2048];
+        snprintf(vars, sizeof vars, "csv='%s'; out='%s'; contenders='%s'", o->csv, o->plot,
+                 contenders);
+        execlp("gnuplot", "gnuplot", "-e", vars, o->gp, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: gnuplot failed (status %d)\n", status);
+        return 1;
+    }
+    printf("plot: %s\n", o->plot);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "--one")) {
+        size_t size;
+        const contender *c = bench_contender(argv[4]);
+        int w = bench_workload(argv[2]);
+        if (w < 0 || !c || parse_size(argv[3], &size))
+            return usage();
+        return bench_one(w, c, size, argv[5]);
+    }
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k > 0)
+        self[k] = '\0';
+    static options o;
+    static row rows[MAX_ROWS];
+    if (parse(argc, argv, &o) != 0)
+        return usage();
+    size_t n = plan(&o, rows);
+    printf("bench: %d runs per cell, interleaved; files in %s; %zu GiB RAM, %zu GiB free there\n",
+           o.runs, o.dir, ram_bytes() >> 30, disk_free(o.dir) >> 30);
+    report_header();
+    int failed = 0;
+    for (int g = 0; n && g <= rows[n - 1].group; g++) {
+        failed |= run_group(rows, n, g, &o);
+        report_summarize(rows, n);
+        report_group(rows, n, g);
+        fflush(stdout);
+    }
+    int missed = report_targets(rows, n);
+    int e = report_csv(rows, n, o.csv);
+    if (e) {
+        fprintf(stderr, "bench: writing %s: %s\n", o.csv, strerror(e));
+        failed = 1;
+    } else {
+        printf("csv: %s\n", o.csv);
+    }
+    if (!failed && o.plot)
+        failed = plot(&o);
+    if (missed)
+        printf("bench: %d target(s) missed (targets are measurements, not a pass/fail gate)\n",
+               missed);
+    return failed;
+}

@@ -1,0 +1,248 @@
+/* bench/: summaries, the table, the targets and the CSV. */
+#include "driver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GiB ((double)(1u << 30))
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, by_value);
+    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+static const row *find(const row *rows, size_t n, const char *w, size_t size, const char *c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].workload, w) && rows[i].size == size &&
+            !strcmp(rows[i].contender, c) && rows[i].runs > 0)
+            return &rows[i];
+    return NULL;
+}
+
+void report_summarize(row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        row *r = &rows[i];
+        if (r->runs == 0)
+            continue;
+        double t[MAX_RUNS], mi[MAX_RUNS], ma[MAX_RUNS], rs[MAX_RUNS];
+        for (int k = 0; k < r->runs; k++) {
+            t[k] = r->v[k].s;
+            mi[k] = (double)r->v[k].minflt;
+            ma[k] = (double)r->v[k].majflt;
+            rs[k] = (double)r->v[k].rss_kib / 1024;
+        }
+        r->med = median(t, r->runs);
+        r->min = t[0];
+        r->max = t[r->runs - 1];
+        r->minflt = median(mi, r->runs);
+        r->majflt = median(ma, r->runs);
+        r->rss_mib = median(rs, r->runs);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const row *da = find(rows, n, rows[i].workload, rows[i].size, "da");
+        rows[i].speedup = da && rows[i].runs && da->med > 0 ? rows[i].med / da->med : 0;
+    }
+}
+
+const char *report_size(size_t bytes, char *buf, size_t len)
+{
+    const char *units = "BKMGT";
+    int u = 0;
+    while (bytes >= 1024 && bytes % 1024 == 0 && u < 4)
+        bytes /= 1024, u++;
+    snprintf(buf, len, "%zu%c", bytes, units[u]);
+    return buf;
+}
+
+static double per_gib(double x, size_t size) { return size ? x / ((double)size / GiB) : 0; }
+/* bytes moved per second; 0 for open/close, which moves none */
+static double gbps(const row *r, double s)
+{
+    return r->size ? (double)r->elements * 8 / s / 1e9 : 0;
+}
+
+void report_header(void)
+{
+    printf("%-9s %5s %-16s %4s %10s %10s %10s %9s %7s %10s %10s %8s %8s\n", "workload", "size",
+           "contender", "runs", "median_s", "min_s", "max_s", "ns/elem", "GB/s", "minflt/GiB",
+           "majflt/GiB", "RSS_MiB", "da_speed");
+}
+
+void report_group(const row *rows, size_t n, int group)
+{
+    char sz[24];
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        if (r->group != group)
+            continue;
+        const char *size = r->size ? report_size(r->size, sz, sizeof sz) : "-";
+        if (r->runs == 0) {
+            printf("%-9s %5s %-16s %4d  %s\n", r->workload, size, r->contender, 0,
+                   r->note ? r->note : "failed");
+            continue;
+        }
+        printf("%-9s %5s %-16s %4d %10.6f %10.6f %10.6f %9.3f %7.3f %10.0f %10.0f %8.0f",
+               r->workload, size, r->contender, r->runs, r->med, r->min, r->max,
+               r->med * 1e9 / (double)r->elements, gbps(r, r->med),
+               per_gib(r->minflt, r->size), per_gib(r->majflt, r->size), r->rss_mib);
+        if (r->speedup > 0)
+            printf(" %7.2fx", r->speedup);
+        printf("\n");
+    }
+}
+
+/* ---- targets ---------------------------------------------------------------- */
+
+static int verdict(const char *name, const char *what, double got, double need, int at_least)
+{
+    int met = at_least ? got >= need : got <= need;
+    double by = at_least ? (got - need) / need : (need - got) / need;
+    printf("target %-14s %s: %.4g (need %s %.4g): %s by %.0f%%\n", name, what, got,
+           at_least ? ">=" : "<=", need, met ? "met" : "MISSED", 100 * (by < 0 ? -by : by));
+    return !met;
+}
+
+static void skipped(const char *name, const char *why)
+{
+    printf("target %-14s not measured: %s\n", name, why);
+}
+
+/* Largest measured size of workload w for contender c, the big run aside. */
+static size_t largest(const row *rows, size_t n, const char *w, const char *c)
+{
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].workload, w) && !strcmp(rows[i].contender, c) && rows[i].runs &&
+            !rows[i].big && rows[i].size > s)
+            s = rows[i].size;
+    return s;
+}
+
+int report_targets(const row *rows, size_t n)
+{
+    int missed = 0;
+    char buf[160], sz[24];
+    const size_t G = (size_t)1 << 30;
+
+    const row *r = find(rows, n, "push", G, "realloc");
+    if (r && r->speedup > 0)
+        missed += verdict("push-realloc", "push 1 GiB, da speed / realloc vector speed",
+                          r->speedup, 2.0, 1);
+    else
+        skipped("push-realloc", "needs push at 1G with da and realloc");
+
+    const row *worst = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].workload, "push") && !strcmp(rows[i].contender, "write") &&
+            rows[i].speedup > 0 && !rows[i].big && (!worst || rows[i].speedup < worst->speedup))
+            worst = &rows[i];
+    if (worst) {
+        snprintf(buf, sizeof buf, "push, da speed / write(2) speed, worst size (%s)",
+                 report_size(worst->size, sz, sizeof sz));
+        missed += verdict("push-write", buf, worst->speedup, 0.9, 1);
+    } else {
+        skipped("push-write", "needs push with da and write");
+    }
+
+    /* beyond RAM: the BENCH_BIG push, where realloc could not run */
+    const row *big = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].workload, "push") && !strcmp(rows[i].contender, "dd") &&
+            rows[i].speedup > 0 && rows[i].big)
+            big = &rows[i];
+    if (big) {
+        snprintf(buf, sizeof buf, "push %s (> RAM), da speed / dd speed",
+                 report_size(big->size, sz, sizeof sz));
+        missed += verdict("beyond-ram", buf, big->speedup, 0.9, 1);
+    } else {
+        skipped("beyond-ram", "run with BENCH_BIG=1 (push at 1.5x RAM)");
+    }
+
+    /* growth: reserving vs writing, per GiB, at sizes of 1 GiB and more (below,
+     * the fixed cost of a call dominates a per-GiB figure) */
+    size_t wsize = largest(rows, n, "push", "da");
+    const row *wr = wsize ? find(rows, n, "push", wsize, "da") : NULL;
+    double write_gib = wr ? per_gib(wr->med, wsize) : 0, lo = 0, hi = 0, worst_res = 0;
+    size_t lo_s = 0, hi_s = 0;
+    for (size_t i = 0; i < n; i++) {
+        const row *g = &rows[i];
+        if (strcmp(g->workload, "grow") || strcmp(g->contender, "da") || !g->runs ||
+            (g->size < G && g->size != largest(rows, n, "grow", "da")))
+            continue;
+        double c = per_gib(g->med, g->size);
+        if (c > worst_res)
+            worst_res = c;
+        if (!lo_s || c < lo)
+            lo = c, lo_s = g->size;
+        if (!hi_s || g->size > hi_s)
+            hi = c, hi_s = g->size;
+    }
+    if (wr && lo_s) {
+        snprintf(buf, sizeof buf, "reserving a GiB / writing it (push %s), worst size",
+                 report_size(wsize, sz, sizeof sz));
+        missed += verdict("reserve-cost", buf, worst_res / write_gib, 0.01, 0);
+        snprintf(buf, sizeof buf, "growth cost per GiB at %s / lowest at >= 1G",
+                 report_size(hi_s, sz, sizeof sz));
+        missed += verdict("growth-flat", buf, hi / lo, 1.5, 0);
+    } else {
+        skipped("reserve-cost", "needs grow and push with da");
+    }
+
+    /* faults per GiB pushed, at the sizes where a per-GiB figure means something */
+    const row *fw = NULL;
+    double fmax = -1;
+    for (size_t i = 0; i < n; i++) {
+        const row *p = &rows[i];
+        if (strcmp(p->workload, "push") || strcmp(p->contender, "da") || !p->runs || p->big ||
+            (p->size < G && p->size != wsize))
+            continue;
+        double f = per_gib(p->minflt + p->majflt, p->size);
+        if (f > fmax)
+            fmax = f, fw = p;
+    }
+    if (fw) {
+        snprintf(buf, sizeof buf, "faults per GiB pushed, worst size (%s)",
+                 report_size(fw->size, sz, sizeof sz));
+        missed += verdict("faults", buf, fmax, 1500, 0);
+    } else {
+        skipped("faults", "needs push with da");
+    }
+    return missed;
+}
+
+/* ---- CSV ------------------------------------------------------------------- */
+
+int report_csv(const row *rows, size_t n, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return errno;
+    fprintf(f, "workload,size_bytes,contender,runs,median_s,min_s,max_s,elements,ns_per_elem,"
+               "gb_per_s,minflt_per_gib,majflt_per_gib,peak_rss_mib,da_speedup,note\n");
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        fprintf(f, "%s,%zu,%s,%d,", r->workload, r->size, r->contender, r->runs);
+        if (r->runs)
+            fprintf(f, "%.9f,%.9f,%.9f,%zu,%.4f,%.4f,%.1f,%.1f,%.1f,", r->med, r->min, r->max,
+                    r->elements, r->med * 1e9 / (double)r->elements, gbps(r, r->med),
+                    per_gib(r->minflt, r->size), per_gib(r->majflt, r->size), r->rss_mib);
+        else
+            fprintf(f, ",,,%zu,,,,,,", r->elements);
+        if (r->speedup > 0)
+            fprintf(f, "%.4f", r->speedup);
+        fprintf(f, ",%s\n", r->note ? r->note : (r->runs ? "" : "failed"));
+    }
+    int e = ferror(f) ? EIO : 0;
+    return fclose(f) != 0 && !e ? errno : e;
+}
