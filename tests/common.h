@@ -1,0 +1,97 @@
+/* What the unit tests share: the "on failure nothing changes" snapshot,
+ * process-resource counters (/proc/self/maps lines, open fds), fail-point
+ * arming over libfiu, scratch directories and forked children.
+ *
+ * Code that runs in a forked child must not use cmocka's assertions (they
+ * would longjmp into the child's copy of the runner): it uses C_CHECK and
+ * returns an exit code instead. */
+#ifndef TESTS_COMMON_H
+#define TESTS_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "diskalloc.h"
+
+/* ---- process resources ---------------------------------------------------- */
+int t_maps_count(void);                  /* lines in /proc/self/maps */
+int t_fd_count(void);                    /* open descriptors of this process */
+size_t t_mapping_len(const void *start); /* the mapping that starts at start, 0 if none */
+int t_mappings_in(const void *p, size_t len); /* mappings overlapping [p, p + len) */
+/* Descriptors open on the file mapped at the arena's base; returns how many,
+ * storing up to max of them in fds. */
+int t_arena_fds(const da_arena *a, int *fds, int max);
+void t_arena_stat(const da_arena *a, struct stat *st); /* asserts the file is found */
+uint64_t t_hash(const void *p, size_t n);
+
+/* ---- the snapshot of everything a failed call must leave alone -------------- */
+typedef struct t_snap {
+    void *base, *data;
+    size_t size, reserved, mapping, len, cap;
+    int error, maps, fds;
+    long long file_size;
+    uint64_t file_hash, vec_hash;
+} t_snap;
+/* a and v may be NULL: a failed open then still must not leak maps or fds. */
+void t_snap_take(t_snap *s, const da_arena *a, const da_vec *v);
+void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, const char *file,
+                  int line);
+#define t_snap_same(before, a, v) t_snap_check(before, a, v, __FILE__, __LINE__)
+
+/* ---- fail points (libfiu) ------------------------------------------------------ */
+void t_fiu_init(void);                           /* fiu_init(0) once */
+void t_fail_once(const char *point, int err);    /* the next reach fails */
+void t_fail_always(const char *point, int err);  /* every reach fails */
+void t_fail_nth(const char *point, int err, unsigned n); /* only the nth reach fails */
+void t_count(const char *point);                 /* count reaches, fail none */
+unsigned t_reached(const char *point);           /* reaches since armed (nth/count) */
+void t_fail_off(void);                           /* disarm every diskalloc point */
+
+/* ---- files, directories, children ------------------------------------------------ */
+/* A fresh empty directory under $TMPDIR or /var/tmp; t_rm_rf removes it. */
+void t_scratch(char *dir, size_t n);
+void t_rm_rf(const char *dir);
+int t_dir_entries(const char *dir); /* names other than . and .. */
+long long t_path_size(const char *path); /* -1 if missing */
+uint64_t t_path_hash(const char *path);
+void t_write_file(const char *path, const void *p, size_t n);
+
+/* Run fn(arg) in a forked child; returns its wait status. */
+int t_child(int (*fn)(void *), void *arg);
+/* The status of a child that exited with code 0. */
+#define T_CHILD_OK(status) (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+void t_assert_child_ok(int status, const char *what);
+
+#define C_CHECK(cond)                                                                    \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
+            return 1;                                                                    \
+        }                                                                                \
+    } while (0)
+
+/* A skipped test says why (cmocka's skip() takes no message); tests/run-tap.sh
+ * turns cmocka's "not ok N # SKIP" into a TAP skip line carrying the reason. */
+#define T_SKIP(...)                                                                      \
+    do {                                                                                 \
+        printf("# SKIP: ");                                                              \
+        printf(__VA_ARGS__);                                                             \
+        printf("\n");                                                                    \
+        fflush(stdout);                                                                  \
+        skip();                                                                          \
+    } while (0)
+
+/* An all-defaults config whose reservation is explicit: tests that depend on
+ * the reserve set it, the others follow DISKALLOC_RESERVE (valgrind runs). */
+da_config t_config(size_t reserve, const char *dir);
+
+/* Running under valgrind: a 512 GiB reservation is refused there. */
+int t_under_valgrind(void);
+
+#endif
