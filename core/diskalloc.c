@@ -187,7 +187,8 @@ static int parse_size(const char *s, size_t *out)
     char *end;
     errno = 0;
     unsigned long long n = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *s == '-')
+    /* strtoull skips blanks and accepts a sign: " -1" would wrap to 2^64 - 1 */
+    if (errno != 0 || end == s || *s < '0' || *s > '9')
         return DA_EINVAL;
     unsigned shift = 0;
     const char *units = "KMGTP";
