@@ -222,7 +222,16 @@ static int reserve_size(const da_config *cfg, size_t page, size_t *out)
     return 0;
 }
 
-/* Takes ownership of fd: on failure it is closed. */
+/* A descriptor from da_arena_open_fd shares its open file, and so its flock,
+ * with the caller's descriptor: closing ours alone would leave the file
+ * locked for as long as the caller keeps its own open. */
+static void release_fd(int fd)
+{
+    (void)flock(fd, LOCK_UN);
+    close(fd);
+}
+
+/* Takes ownership of fd: on failure it is released. */
 static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), reserved = 0;
@@ -246,7 +255,7 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
     }
     if (e != 0) {
         free(a);
-        close(fd);
+        release_fd(fd);
         return e;
     }
     a->reserved = reserved;
@@ -350,7 +359,7 @@ int da_arena_close(da_arena *a)
     /* A failed munmap can only leak the range; the arena is gone anyway. */
     if (DA_FP("munmap") || munmap(a->base, a->reserved) != 0)
         e = e ? e : errno;
-    close(a->fd);
+    release_fd(a->fd);
     atomic_fetch_sub(&da_live_arenas, 1);
     atomic_fetch_sub(&da_live_bytes, a->reserved);
     free(a);
