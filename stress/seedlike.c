@@ -1,0 +1,810 @@
+/* seedlike — a deliberately defective implementation of core/diskalloc.h,
+ * for `make stress-selftest` only (never part of the core).  Without a defect
+ * selected it is a working implementation of the same contract, written
+ * independently of core/diskalloc.c; SEEDLIKE_DEFECT=NAME turns on exactly one
+ * of the Rust crate diskallocator 0.1.1's defects (0.1.0 for the leak):
+ *
+ *   state_before_resize         the new size (and end of allocation) is
+ *                               recorded before the resize and kept when it fails
+ *   no_copy_on_grow             growing a block that is not last hands out new
+ *                               space without copying the old bytes
+ *   no_reservation_bound        growth past the reservation "succeeds"
+ *   sparse_growth               ftruncate only: a store on a full disk is SIGBUS
+ *   abort_on_ftruncate_failure  abort() when ftruncate fails
+ *   leak_mapping_per_resize     a new mapping of the reservation per resize,
+ *                               never unmapped
+ *
+ * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
+ * same errno convention (failinfo, else EIO), so the fault harness injects
+ * into it as into the core.  Build with -DFIU_ENABLE and link -lfiu. */
+#define _GNU_SOURCE
+#include "diskalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fiu-local.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the defect switch ----------------------------------------------------- */
+
+enum {
+    D_NONE,
+    D_STATE_BEFORE_RESIZE,
+    D_NO_COPY_ON_GROW,
+    D_NO_RESERVATION_BOUND,
+    D_SPARSE_GROWTH,
+    D_ABORT_ON_FTRUNCATE,
+    D_LEAK_MAPPING,
+};
+
+static const char *const defect_names[] = {
+    "none",          "state_before_resize",        "no_copy_on_grow",
+    "no_reservation_bound", "sparse_growth", "abort_on_ftruncate_failure",
+    "leak_mapping_per_resize",
+};
+
+static int defect(void)
+{
+    static atomic_int cached = -1;
+    int d = atomic_load(&cached);
+    if (d >= 0)
+        return d;
+    const char *env = getenv("SEEDLIKE_DEFECT");
+    d = D_NONE;
+    if (env && *env) {
+        d = -1;
+        for (int i = 0; i < (int)(sizeof defect_names / sizeof *defect_names); i++)
+            if (!strcmp(env, defect_names[i]))
+                d = i;
+        if (d < 0) { /* a typo must not pass as "no defect" */
+            fprintf(stderr, "seedlike: unknown SEEDLIKE_DEFECT=%s\n", env);
+            exit(2);
+        }
+    }
+    atomic_store(&cached, d);
+    return d;
+}
+
+/* ---- fail points, as the core declares them --------------------------------- */
+
+static int fp(const char *name)
+{
+    (void)name; /* unused when fiu_fail compiles to 0 */
+    if (!fiu_fail(name))
+        return 0;
+    void *info = fiu_failinfo();
+    errno = info ? (int)(intptr_t)info : EIO;
+    return 1;
+}
+#define FP(call) fp("diskalloc/" call)
+
+static const char *const points[] = {
+    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",   "diskalloc/dup",
+    "diskalloc/fstat",     "diskalloc/flock",    "diskalloc/calloc",   "diskalloc/mmap",
+    "diskalloc/munmap",    "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
+    "diskalloc/msync",     "diskalloc/fsync",    NULL,
+};
+
+const char *const *da_failpoint_names(void) { return points; }
+
+/* ---- arenas ------------------------------------------------------------------ */
+
+struct da_arena {
+    unsigned char *base;
+    size_t reserved, size, used, page;
+    int fd, sticky;
+    unsigned flags;
+};
+
+static atomic_size_t live_arenas, live_bytes;
+static _Thread_local size_t failed_reserve;
+
+static size_t up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+static size_t down(size_t x, size_t a) { return x / a * a; }
+static size_t smaller(size_t a, size_t b) { return a < b ? a : b; }
+
+static int err_of(int failed) { return failed ? errno : 0; }
+
+static void punch(da_arena *a, size_t from, size_t to)
+{
+    if (from < to && !FP("fallocate"))
+        (void)fallocate(a->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                        (off_t)(to - from));
+}
+
+static int do_ftruncate(da_arena *a, size_t n)
+{
+    int e = err_of(FP("ftruncate") || ftruncate(a->fd, (off_t)n) != 0);
+    if (e && defect() == D_ABORT_ON_FTRUNCATE)
+        abort(); /* the crate panics inside the allocator: the process is gone */
+    return e;
+}
+
+static int allocate(da_arena *a, size_t from, size_t to)
+{
+    if ((a->flags & DA_SPARSE) || defect() == D_SPARSE_GROWTH)
+        return 0;
+    int e = err_of(FP("fallocate") ||
+                   fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) != 0);
+    if (e != EOPNOTSUPP) {
+        if (e)
+            punch(a, from, to);
+        return e;
+    }
+    static const char zeros[1 << 14];
+    for (size_t off = from; off < to;) {
+        ssize_t w = FP("pwrite") ? -1 : pwrite(a->fd, zeros, smaller(to - off, sizeof zeros),
+                                               (off_t)off);
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* Set the file's size to n; on failure nothing changes (unless defective). */
+static int set_size(da_arena *a, size_t n)
+{
+    if (defect() == D_LEAK_MAPPING) /* 0.1.0 remapped on every resize */
+        (void)mmap(NULL, a->reserved, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, a->fd, 0);
+    size_t old = a->size;
+    if (defect() == D_STATE_BEFORE_RESIZE)
+        a->size = n;
+    if (n == old)
+        return 0;
+    int e = 0;
+    if (n > old) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            (rlim_t)n > rl.rlim_cur)
+            return EFBIG; /* before the call: it would raise SIGXFSZ */
+        e = allocate(a, old, n);
+    }
+    if (e == 0)
+        e = do_ftruncate(a, n);
+    if (e) {
+        if (n > old && defect() != D_STATE_BEFORE_RESIZE)
+            (void)ftruncate(a->fd, (off_t)old); /* the pwrite path may have extended it */
+        return e;
+    }
+    a->size = n;
+    return 0;
+}
+
+static int parse_reserve(const da_config *cfg, size_t *out)
+{
+    size_t r = cfg ? cfg->reserve : 0;
+    const char *env = getenv("DISKALLOC_RESERVE");
+    if (r == 0 && env && *env) {
+        char *end;
+        unsigned long long n = strtoull(env, &end, 10);
+        int shift = 0;
+        const char *u = strchr("KMGTP", *end & ~0x20);
+        if (*end && u) {
+            shift = 10 * (int)(u - "KMGTP" + 1);
+            end += 1 + (end[1] == 'i');
+            end += *end == 'B';
+        }
+        if (*end || n == 0 || *env == '-' || n > (SIZE_MAX >> shift))
+            return DA_EINVAL;
+        r = (size_t)n << shift;
+    }
+    *out = r ? r : DA_DEFAULT_RESERVE;
+    return 0;
+}
+
+static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), res = 0;
+    int e = cfg && (cfg->flags & ~DA_SPARSE) ? DA_EINVAL : parse_reserve(cfg, &res);
+    if (e == 0 && res > SIZE_MAX - page)
+        e = DA_EOVERFLOW;
+    res = e ? 0 : up(res, page);
+    if (e == 0 && size > res)
+        e = DA_ECAPACITY;
+    da_arena *a = NULL;
+    if (e == 0 && !(a = FP("calloc") ? NULL : calloc(1, sizeof *a)))
+        e = ENOMEM;
+    if (e == 0) {
+        a->base = FP("mmap") ? MAP_FAILED
+                             : mmap(NULL, res, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                                    fd, 0);
+        if (a->base == MAP_FAILED) {
+            e = errno;
+            failed_reserve = res;
+        }
+    }
+    if (e) {
+        free(a);
+        close(fd);
+        return e;
+    }
+    *a = (da_arena){a->base, res, size, size, page, fd, 0, cfg ? cfg->flags : 0};
+    atomic_fetch_add(&live_arenas, 1);
+    atomic_fetch_add(&live_bytes, res);
+    *out = a;
+    return 0;
+}
+
+int da_arena_open(da_arena **out, const da_config *cfg)
+{
+    if (!out)
+        return DA_EINVAL;
+    *out = NULL;
+    failed_reserve = 0;
+    const char *dir = cfg && cfg->dir ? cfg->dir : getenv("TMPDIR");
+    dir = dir && *dir ? dir : "/var/tmp";
+    int fd = FP("open") ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s/seedlike-XXXXXX", dir) >= sizeof path)
+            return ENAMETOOLONG;
+        fd = FP("mkostemp") ? -1 : mkostemp(path, O_CLOEXEC);
+        if (fd >= 0 && (FP("unlink") || unlink(path) != 0)) {
+            int e = errno;
+            close(fd);
+            return e;
+        }
+    }
+    return fd < 0 ? errno : arena_new(out, fd, 0, cfg);
+}
+
+static int lock_and_size(int fd, size_t *size)
+{
+    struct stat st;
+    if (FP("fstat") || fstat(fd, &st) != 0)
+        return errno;
+    if (!S_ISREG(st.st_mode))
+        return DA_EINVAL;
+    if (FP("flock") || flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return errno;
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
+{
+    if (!out)
+        return DA_EINVAL;
+    *out = NULL;
+    failed_reserve = 0;
+    int d = FP("dup") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
+        return errno == EBADF ? DA_EINVAL : errno;
+    size_t size = 0;
+    int e = lock_and_size(d, &size);
+    if (e) {
+        close(d);
+        return e;
+    }
+    return arena_new(out, d, size, cfg);
+}
+
+int da_arena_close(da_arena *a)
+{
+    if (!a)
+        return 0;
+    int e = a->sticky;
+    if (FP("munmap") || munmap(a->base, a->reserved) != 0)
+        e = e ? e : errno;
+    close(a->fd);
+    atomic_fetch_sub(&live_arenas, 1);
+    atomic_fetch_sub(&live_bytes, a->reserved);
+    free(a);
+    return e;
+}
+
+void *da_arena_base(const da_arena *a) { return a ? a->base : NULL; }
+size_t da_arena_size(const da_arena *a) { return a ? a->size : 0; }
+size_t da_arena_reserved(const da_arena *a) { return a ? a->reserved : 0; }
+int da_arena_error(const da_arena *a) { return a ? a->sticky : DA_EINVAL; }
+
+static int beyond(const da_arena *a, size_t end)
+{
+    return end > a->reserved && defect() != D_NO_RESERVATION_BOUND;
+}
+
+int da_arena_resize(da_arena *a, size_t size)
+{
+    if (!a)
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (beyond(a, size))
+        return DA_ECAPACITY;
+    int e = set_size(a, size);
+    if (e == 0 && a->used > size)
+        a->used = size;
+    return e;
+}
+
+static int keep_error(da_arena *a, int e)
+{
+    if (e && !a->sticky)
+        a->sticky = e;
+    return e;
+}
+
+static int msync_range(da_arena *a, size_t off, size_t len)
+{
+    size_t from = down(off, a->page), to = up(off + len, a->page);
+    if (to == from)
+        return 0;
+    return err_of(FP("msync") || msync(a->base + from, to - from, MS_SYNC) != 0);
+}
+
+static int do_fsync(da_arena *a) { return err_of(FP("fsync") || fsync(a->fd) != 0); }
+
+int da_arena_sync(da_arena *a)
+{
+    if (!a)
+        return DA_EINVAL;
+    if (a->sticky)
+        return a->sticky;
+    int e = msync_range(a, 0, a->size);
+    return keep_error(a, e ? e : do_fsync(a));
+}
+
+/* ---- the allocator ------------------------------------------------------------ */
+
+static int pow2(size_t x) { return x && !(x & (x - 1)); }
+
+static int inside(const da_arena *a, const void *p, size_t n)
+{
+    uintptr_t b = (uintptr_t)a->base, q = (uintptr_t)p;
+    return q >= b && q - b <= a->used && n <= a->used - (q - b);
+}
+
+static int new_block(da_arena *a, size_t size, size_t align, int zero, void **out)
+{
+    if (!a || !out || !pow2(align))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (size == 0) {
+        *out = (void *)(uintptr_t)align;
+        return 0;
+    }
+    uintptr_t at = (uintptr_t)a->base + a->used;
+    if (at > UINTPTR_MAX - align)
+        return DA_EOVERFLOW;
+    size_t off = (size_t)(((at + align - 1) & ~(uintptr_t)(align - 1)) - (uintptr_t)a->base);
+    if (off > SIZE_MAX - a->page - size)
+        return DA_EOVERFLOW;
+    if (beyond(a, off + size))
+        return DA_ECAPACITY;
+    size_t old_file = a->size, need = up(off + size, a->page);
+    if (defect() == D_STATE_BEFORE_RESIZE)
+        a->used = off + size;
+    if (need > a->size) {
+        int e = set_size(a, need);
+        if (e)
+            return e;
+    }
+    if (zero && off < smaller(off + size, old_file))
+        memset(a->base + off, 0, smaller(off + size, old_file) - off);
+    a->used = off + size;
+    *out = a->base + off;
+    return 0;
+}
+
+int da_alloc(da_arena *a, size_t size, size_t align, void **out)
+{
+    return new_block(a, size, align, 0, out);
+}
+
+int da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out)
+{
+    return new_block(a, size, align, 1, out);
+}
+
+void da_free(da_arena *a, void *p, size_t size)
+{
+    if (!a || !size || !inside(a, p, size))
+        return;
+    size_t off = (size_t)((unsigned char *)p - a->base);
+    if (off + size == a->used) {
+        a->used = off;
+        if (up(off, a->page) < a->size)
+            (void)set_size(a, up(off, a->page));
+    } else {
+        punch(a, up(off, a->page), down(off + size, a->page));
+    }
+}
+
+static int relocate(da_arena *a, void **p, size_t old, size_t n, size_t keep, size_t align,
+                    int zero)
+{
+    void *q;
+    int e = new_block(a, n, align, zero, &q);
+    if (e)
+        return e;
+    if (defect() != D_NO_COPY_ON_GROW)
+        memcpy(q, *p, keep);
+    da_free(a, *p, old);
+    *p = q;
+    return 0;
+}
+
+static int grow(da_arena *a, void **p, size_t old, size_t n, size_t align, int zero)
+{
+    if (!a || !p || !pow2(align) || n < old)
+        return DA_EINVAL;
+    if (old == 0)
+        return new_block(a, n, align, zero, p);
+    if (!inside(a, *p, old))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    size_t off = (size_t)((unsigned char *)*p - a->base);
+    if (off + old != a->used || ((uintptr_t)*p & (align - 1)))
+        return relocate(a, p, old, n, old, align, zero);
+    if (n > SIZE_MAX - a->page - off)
+        return DA_EOVERFLOW;
+    if (beyond(a, off + n))
+        return DA_ECAPACITY;
+    size_t old_file = a->size, need = up(off + n, a->page);
+    if (defect() == D_STATE_BEFORE_RESIZE)
+        a->used = off + n;
+    if (need > a->size) {
+        int e = set_size(a, need);
+        if (e)
+            return e;
+    }
+    if (zero && off + old < smaller(off + n, old_file))
+        memset(a->base + off + old, 0, smaller(off + n, old_file) - off - old);
+    a->used = off + n;
+    return 0;
+}
+
+int da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return grow(a, p, old_size, new_size, align, 0);
+}
+
+int da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return grow(a, p, old_size, new_size, align, 1);
+}
+
+int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    if (!a || !p || !pow2(align) || new_size > old_size)
+        return DA_EINVAL;
+    if (old_size == 0)
+        return 0;
+    if (!inside(a, *p, old_size))
+        return DA_EINVAL;
+    if (a->sticky)
+        return DA_EPOISONED;
+    if (new_size == 0) {
+        da_free(a, *p, old_size);
+        *p = (void *)(uintptr_t)align;
+        return 0;
+    }
+    if ((uintptr_t)*p & (align - 1))
+        return relocate(a, p, old_size, new_size, new_size, align, 0);
+    size_t off = (size_t)((unsigned char *)*p - a->base), end = off + new_size;
+    if (off + old_size != a->used) {
+        punch(a, up(end, a->page), down(off + old_size, a->page));
+        return 0;
+    }
+    if (up(end, a->page) < a->size) {
+        int e = set_size(a, up(end, a->page));
+        if (e)
+            return e;
+    }
+    a->used = end;
+    return 0;
+}
+
+/* ---- vectors ------------------------------------------------------------------- */
+
+static void *own_data(const da_vec *v)
+{
+    return v->own_arena_ ? v->arena_->base + v->head_ : NULL;
+}
+
+static void attach(da_vec *v, da_arena *a, size_t elem, int own)
+{
+    memset(v, 0, sizeof *v);
+    v->arena_ = a;
+    v->poison_ = &a->sticky;
+    v->elem_size = elem;
+    v->own_arena_ = (unsigned char)own;
+    v->head_ = a->used;
+    v->data = own_data(v);
+}
+
+int da_vec_init(da_vec *v, size_t elem_size, const da_config *cfg)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (!elem_size)
+        return DA_EINVAL;
+    da_arena *a;
+    int e = da_arena_open(&a, cfg);
+    if (!e)
+        attach(v, a, elem_size, 1);
+    return e;
+}
+
+int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (!elem_size || !a)
+        return DA_EINVAL;
+    attach(v, a, elem_size, 0);
+    return 0;
+}
+
+static int resize_block(da_vec *v, size_t bytes)
+{
+    void *p = v->data;
+    da_arena *a = v->arena_;
+    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, a->page)
+                              : da_shrink(a, &p, v->bytes_, bytes, a->page);
+    if (e)
+        return e;
+    v->bytes_ = bytes;
+    v->data = bytes ? p : own_data(v);
+    v->cap = bytes / v->elem_size;
+    return 0;
+}
+
+static int reserve(da_vec *v, size_t more, int exact)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    if (more <= v->cap - v->len)
+        return 0;
+    size_t page = v->arena_->page;
+    if (more > SIZE_MAX - v->len || v->len + more > (SIZE_MAX - page) / v->elem_size)
+        return DA_EOVERFLOW;
+    size_t need = up((v->len + more) * v->elem_size, page);
+    size_t step = v->bytes_ < ((size_t)64 << 10) ? (size_t)64 << 10
+                  : v->bytes_ > ((size_t)1 << 30) ? (size_t)1 << 30 : v->bytes_;
+    if (!exact && v->bytes_ <= SIZE_MAX - page - step && v->bytes_ + step > need &&
+        resize_block(v, v->bytes_ + step) == 0)
+        return 0;
+    return resize_block(v, need);
+}
+
+int da_vec_try_reserve(da_vec *v, size_t additional) { return reserve(v, additional, 0); }
+int da_vec_try_reserve_exact(da_vec *v, size_t additional) { return reserve(v, additional, 1); }
+
+int da_vec_extend(da_vec *v, const void *elems, size_t n)
+{
+    if (!v || !v->arena_ || (!elems && n))
+        return DA_EINVAL;
+    const unsigned char *src = elems, *d = v->data;
+    int self = d && src >= d && src < d + v->len * v->elem_size;
+    size_t rel = self ? (size_t)(src - d) : 0;
+    int e = reserve(v, n, 0);
+    if (e || !n)
+        return e;
+    if (self)
+        src = (const unsigned char *)v->data + rel;
+    memmove((unsigned char *)v->data + v->len * v->elem_size, src, n * v->elem_size);
+    v->len += n;
+    return 0;
+}
+
+int da_vec_push(da_vec *v, const void *elem)
+{
+    return elem ? da_vec_extend(v, elem, 1) : DA_EINVAL;
+}
+
+int da_vec_pop(da_vec *v, void *out)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    if (!v->len)
+        return DA_EEMPTY;
+    v->len--;
+    if (out)
+        memcpy(out, (unsigned char *)v->data + v->len * v->elem_size, v->elem_size);
+    return 0;
+}
+
+void da_vec_truncate(da_vec *v, size_t len)
+{
+    if (v && len < v->len)
+        v->len = len;
+}
+
+void *da_vec_at(const da_vec *v, size_t i)
+{
+    return v && i < v->len ? (unsigned char *)v->data + i * v->elem_size : NULL;
+}
+
+da_arena *da_vec_arena(const da_vec *v) { return v ? v->arena_ : NULL; }
+
+/* ---- persistent vectors: two checksummed header slots, data from 4 KiB ---- */
+
+#define MAGIC "SEEDLIK1"
+#define SLOT 1024u
+
+typedef struct {
+    char magic[8];
+    uint64_t elem, len, data_off, seq, sum;
+} header;
+
+static uint64_t checksum(const header *h)
+{
+    const unsigned char *p = (const unsigned char *)h;
+    uint64_t x = 1469598103934665603ull;
+    for (size_t i = 0; i < offsetof(header, sum); i++)
+        x = (x ^ p[i]) * 1099511628211ull;
+    return x;
+}
+
+static int commit(da_vec *v)
+{
+    da_arena *a = v->arena_;
+    header h = {{0}, v->elem_size, v->len, v->head_, v->seq_ + 1, 0};
+    memcpy(h.magic, MAGIC, 8);
+    h.sum = checksum(&h);
+    memcpy(a->base + (h.seq & 1) * SLOT, &h, sizeof h);
+    int e = msync_range(a, 0, a->page);
+    e = keep_error(a, e ? e : do_fsync(a));
+    if (!e) {
+        v->seq_ = h.seq;
+        v->synced_len_ = v->len;
+    }
+    return e;
+}
+
+static int load(da_vec *v)
+{
+    da_arena *a = v->arena_;
+    size_t head = a->page > 4096 ? a->page : 4096;
+    header h[2];
+    int ok[2];
+    for (int i = 0; i < 2; i++) {
+        ok[i] = a->size >= (i + 1) * SLOT;
+        if (ok[i]) {
+            memcpy(&h[i], a->base + i * SLOT, sizeof h[i]);
+            ok[i] = !memcmp(h[i].magic, MAGIC, 8) && h[i].sum == checksum(&h[i]);
+        }
+    }
+    if (!ok[0] && !ok[1]) {
+        if (a->size > head) /* a cut-short creation is all zeros within a page */
+            return DA_EBADFILE;
+        for (size_t i = 0; i < a->size; i++)
+            if (a->base[i])
+                return DA_EBADFILE;
+        int e = set_size(a, head);
+        v->head_ = head;
+        return e ? e : commit(v);
+    }
+    const header *b = ok[0] && (!ok[1] || h[0].seq > h[1].seq) ? &h[0] : &h[1];
+    if (b->elem != v->elem_size || b->data_off < 4096 || b->data_off > a->size ||
+        b->len > (a->size - b->data_off) / v->elem_size)
+        return DA_EBADFILE;
+    v->head_ = (size_t)b->data_off;
+    v->len = v->synced_len_ = (size_t)b->len;
+    v->seq_ = b->seq;
+    v->bytes_ = a->size - v->head_;
+    v->cap = v->bytes_ / v->elem_size;
+    return 0;
+}
+
+int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (!path || !elem_size)
+        return DA_EINVAL;
+    failed_reserve = 0;
+    int fd = FP("open") ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno;
+    size_t size = 0;
+    int e = lock_and_size(fd, &size);
+    if (e) {
+        close(fd);
+        return e == DA_EINVAL ? DA_EBADFILE : e;
+    }
+    da_arena *a;
+    if ((e = arena_new(&a, fd, size, cfg)))
+        return e;
+    attach(v, a, elem_size, 1);
+    v->persistent_ = 1;
+    if ((e = load(v))) {
+        da_arena_close(a);
+        memset(v, 0, sizeof *v);
+        return e;
+    }
+    a->used = v->head_ + v->bytes_;
+    v->data = own_data(v);
+    return 0;
+}
+
+int da_vec_sync(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    da_arena *a = v->arena_;
+    if (!v->persistent_)
+        return da_arena_sync(a);
+    if (a->sticky)
+        return a->sticky;
+    int e = keep_error(a, msync_range(a, v->head_, v->len * v->elem_size));
+    return e ? e : commit(v);
+}
+
+int da_vec_shrink_to_fit(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return DA_EINVAL;
+    if (*v->poison_)
+        return DA_EPOISONED;
+    size_t bytes = up(v->len * v->elem_size, v->arena_->page);
+    if (bytes >= v->bytes_)
+        return 0;
+    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size) {
+        int e = da_vec_sync(v);
+        if (e)
+            return e;
+    }
+    return resize_block(v, bytes);
+}
+
+int da_vec_close(da_vec *v)
+{
+    if (!v || !v->arena_)
+        return 0;
+    int e = v->persistent_ ? da_vec_sync(v) : 0;
+    if (v->own_arena_) {
+        int c = da_arena_close(v->arena_);
+        e = e ? e : c;
+    } else {
+        da_free(v->arena_, v->data, v->bytes_);
+    }
+    memset(v, 0, sizeof *v);
+    return e;
+}
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+const char *da_strerror(int err)
+{
+    static _Thread_local char buf[256];
+    switch (err) {
+    case 0: return "success";
+    case DA_ECAPACITY: return "request beyond this arena's reservation (DA_ECAPACITY)";
+    case DA_EOVERFLOW: return "size arithmetic would overflow (DA_EOVERFLOW)";
+    case DA_EBADFILE: return "not a diskalloc vector file (DA_EBADFILE)";
+    case DA_EPOISONED: return "an earlier I/O error makes the data untrustworthy (DA_EPOISONED)";
+    case DA_EEMPTY: return "pop from an empty vector (DA_EEMPTY)";
+    case DA_EINVAL: return "invalid argument (DA_EINVAL)";
+    case ENOMEM:
+        if (!failed_reserve)
+            return "out of memory (ENOMEM)";
+        snprintf(buf, sizeof buf,
+                 "address space exhausted (ENOMEM): no range of %zu bytes; this process holds "
+                 "%zu arenas reserving %zu GiB",
+                 failed_reserve, atomic_load(&live_arenas), atomic_load(&live_bytes) >> 30);
+        return buf;
+    }
+    return err < 0 ? "unknown diskalloc error code" : strerror(err);
+}
