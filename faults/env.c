@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -255,6 +256,19 @@ int fe_run_as_limited(unsigned k, size_t reserve, int (*fn)(void *arg), void *ar
 {
     struct as_job j = {k, reserve, fn, arg};
     return fe_run_child(as_child, &j);
+}
+
+void *fe_shared_alloc(size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), body = (bytes + page - 1) / page * page;
+    unsigned char *m = mmap(NULL, body + 2 * page, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (mprotect(m + page, body, PROT_READ | PROT_WRITE) != 0) {
+        munmap(m, body + 2 * page);
+        return NULL;
+    }
+    return m + page;
 }
 
 /* ---- counters -------------------------------------------------------------- */

@@ -48,6 +48,12 @@ int fe_fsize_restore(void);
  * child's status. */
 int fe_run_as_limited(unsigned k, size_t reserve, int (*fn)(void *arg), void *arg);
 
+/** Zeroed memory shared with forked children (for counters they update),
+ * between two PROT_NONE guard pages: a child whose implementation under test
+ * writes past its own mapping faults there instead of corrupting the
+ * parent's report.  NULL on failure; never freed. */
+void *fe_shared_alloc(size_t bytes);
+
 /** This process's virtual size (VmSize) in bytes, or 0 if unknown. */
 size_t fe_vm_size(void);
 /** Lines of /proc/self/maps (one per mapping), or -1. */

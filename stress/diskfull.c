@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -463,9 +462,8 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    st_stats *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                       0);
-    if (s == MAP_FAILED)
+    st_stats *s = fe_shared_alloc(sizeof *s);
+    if (!s)
         return 2;
     st_begin(s, "diskfull", &o, argc, argv);
     run r = {.s = s, .fs_bytes = fs};

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -264,8 +263,8 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nf);
     }
     static run r; /* MAX_ARENAS pointers: not on the stack */
-    r.s = mmap(NULL, sizeof *r.s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (r.s == MAP_FAILED)
+    r.s = fe_shared_alloc(sizeof *r.s);
+    if (!r.s)
         return 2;
     st_begin(r.s, "exhaust", &o, argc, argv);
     st_rng_seed(&r.rng, o.seed);

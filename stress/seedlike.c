@@ -13,6 +13,11 @@
  *   abort_on_ftruncate_failure  abort() when ftruncate fails
  *   leak_mapping_per_resize     a new mapping of the reservation per resize,
  *                               never unmapped
+ * and one the crate cannot have (it has no persistent vector), so that the
+ * crash driver is proven able to fail too:
+ *   shrink_without_sync         shrink_to_fit cuts the file below the synced
+ *                               length without syncing first: the durable
+ *                               header then claims bytes the file lost
  *
  * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
  * same errno convention (failinfo, else EIO), so the fault harness injects
@@ -45,12 +50,13 @@ enum {
     D_SPARSE_GROWTH,
     D_ABORT_ON_FTRUNCATE,
     D_LEAK_MAPPING,
+    D_SHRINK_WITHOUT_SYNC,
 };
 
 static const char *const defect_names[] = {
     "none",          "state_before_resize",        "no_copy_on_grow",
     "no_reservation_bound", "sparse_growth", "abort_on_ftruncate_failure",
-    "leak_mapping_per_resize",
+    "leak_mapping_per_resize", "shrink_without_sync",
 };
 
 static int defect(void)
@@ -761,7 +767,8 @@ int da_vec_shrink_to_fit(da_vec *v)
     size_t bytes = up(v->len * v->elem_size, v->arena_->page);
     if (bytes >= v->bytes_)
         return 0;
-    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size) {
+    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size &&
+        defect() != D_SHRINK_WITHOUT_SYNC) {
         int e = da_vec_sync(v);
         if (e)
             return e;
