@@ -287,18 +287,25 @@ size_t fe_vm_size(void)
     return (size_t)kb << 10;
 }
 
-long fe_count_maps(void)
+long fe_count_maps_min(size_t min_bytes)
 {
     FILE *f = fopen("/proc/self/maps", "re");
     if (!f)
         return -1;
     long n = 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
+    char line[4096];
+    unsigned long long lo, hi;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && hi - lo >= min_bytes)
+            n++;
+        while (!strchr(line, '\n') && fgets(line, sizeof line, f)) /* a long path: skip the rest */
+            ;
+    }
     fclose(f);
     return n;
 }
+
+long fe_count_maps(void) { return fe_count_maps_min(0); }
 
 long fe_count_fds(void)
 {

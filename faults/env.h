@@ -58,6 +58,9 @@ void *fe_shared_alloc(size_t bytes);
 size_t fe_vm_size(void);
 /** Lines of /proc/self/maps (one per mapping), or -1. */
 long fe_count_maps(void);
+/** Mappings of at least min_bytes (reservation-sized ones: unlike the total,
+ * this does not move when malloc or a sanitizer maps more heap), or -1. */
+long fe_count_maps_min(size_t min_bytes);
 /** Open descriptors of this process, or -1. */
 long fe_count_fds(void);
 

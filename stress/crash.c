@@ -246,6 +246,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmp)) {
         printf("SKIP: mkdtemp in %s: %s\n", dir, strerror(errno));
         st_summary(&r.s, NULL);
+        free(o.argv);
         return FE_SKIP_EXIT;
     }
     snprintf(r.path, sizeof r.path, "%s/crash.davec", tmp);
@@ -267,6 +268,7 @@ int main(int argc, char **argv)
         st_violation(&r.s, "no sync completed in %llu rounds: the test proved nothing",
                      (unsigned long long)rounds);
     unlink(r.path);
+    free(o.argv); /* st_parse's copy */
     rmdir(tmp);
     return st_summary(&r.s, NULL);
 }

@@ -112,7 +112,7 @@ static int open_until_full(run *r, int limit, int *err)
 static int exhaust_child(void *arg)
 {
     run *r = arg;
-    long maps0 = fe_count_maps(), fds0 = fe_count_fds();
+    long maps0 = fe_count_maps(), big0 = fe_count_maps_min(r->reserve), fds0 = fe_count_fds();
     int e = 0, n = open_until_full(r, MAX_ARENAS, &e);
     if (n < 0)
         n = MAX_ARENAS;
@@ -141,10 +141,13 @@ static int exhaust_child(void *arg)
     for (int i = 0; i < n; i++)
         if (r->a[i])
             close_one(r, i);
-    long maps1 = fe_count_maps(), fds1 = fe_count_fds();
-    if (maps1 != maps0)
-        st_violation(r->s, "exhaust: /proc/self/maps has %ld lines after closing all, %ld before",
-                     maps1, maps0);
+    /* reservation-sized mappings must all be gone; the total may move with
+     * the heap (a sanitizer's allocator maps more), so it is only shown */
+    long maps1 = fe_count_maps(), big1 = fe_count_maps_min(r->reserve), fds1 = fe_count_fds();
+    if (big1 != big0)
+        st_violation(r->s, "exhaust: %ld mappings of >= %zu GiB after closing all, %ld before "
+                           "(/proc/self/maps: %ld lines, %ld before)",
+                     big1, r->reserve >> 30, big0, maps1, maps0);
     if (fds1 != fds0)
         st_violation(r->s, "exhaust: %ld descriptors open after closing all, %ld before", fds1,
                      fds0);
@@ -188,7 +191,7 @@ static int bound_child(void *arg)
             e = da_vec_init_in(&v[i], 8, a[i]);
         if (e) {
             st_violation(r->s, "bound: open a %zu-byte arena: %s", cfg.reserve, da_strerror(e));
-            return 1;
+            return 0; /* counted; a non-zero exit means a crash */
         }
     }
     size_t res = da_arena_reserved(a[0]);
@@ -275,19 +278,22 @@ int main(int argc, char **argv)
     do {
         r.seed = st_rand(&r.rng);
         int st = fe_run_child(bound_child, &r);
-        if (st < 0)
+        if (st != 0) /* a signal, or a sanitizer's exit after one */
             crash(&r, "bound", st);
         st_rand(&r.rng);
         rlimit_k = 1 + (int)st_below(&r.rng, 4);
         st = fe_run_as_limited((unsigned)rlimit_k, r.reserve, rlimit_child, &r);
-        if (st < 0)
+        if (st == FE_SKIP_EXIT)
+            printf("note: rlimit phase skipped: RLIMIT_AS could not be set\n");
+        else if (st != 0)
             crash(&r, "rlimit", st);
         st_rand(&r.rng);
         st = fe_run_child(exhaust_child, &r);
-        if (st < 0)
+        if (st != 0)
             crash(&r, "exhaust", st);
         rounds++;
     } while (!o.quick && st_now() < end && (!o.ops || r.s->ops < o.ops));
     printf("exhaust: %d rounds\n", rounds);
+    free(o.argv);
     return st_summary(r.s, NULL);
 }
