@@ -135,6 +135,32 @@ static uint64_t vm_field(const char *field)
     return p ? strtoull(p + strlen(field), NULL, 10) * 1024 : 0;
 }
 
+/* getenv, also before libc has set environ: a sanitizer runtime maps memory
+ * from the executable's preinit functions, which run before libc's own init
+ * (the sanitizers read /proc/self/environ for the same reason). */
+extern char **environ;
+static const char *env(const char *name)
+{
+    static char buf[1 << 16];
+    static ssize_t len = -1;
+    size_t n = strlen(name);
+    if (environ)
+        return getenv(name);
+    if (len < 0) {
+        int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+        len = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
+        if (fd >= 0)
+            close(fd);
+        if (len < 0)
+            len = 0;
+        buf[len] = 0;
+    }
+    for (const char *p = buf; p < buf + len; p += strlen(p) + 1)
+        if (strncmp(p, name, n) == 0 && p[n] == '=')
+            return p + n + 1;
+    return NULL;
+}
+
 static void init(void)
 {
     int expect = 0;
@@ -144,22 +170,22 @@ static void init(void)
         }
         return;
     }
-    const char *state = getenv("NTHFAIL_STATE");
+    const char *state = env("NTHFAIL_STATE");
     if (state && *state)
         attach_state(state);
     for (int i = 0; i < NSLOTS; i++) /* every process writes the same bytes */
         if (slots[i].name[0] == 0)
             strncpy(slots[i].name, slot_names[i], sizeof slots[i].name - 1);
 
-    const char *site = getenv("NTHFAIL_SITE");
+    const char *site = env("NTHFAIL_SITE");
     if (site && *site) {
         for (int i = 0; i < NSITES; i++)
             if (strcmp(site, slot_names[i]) == 0)
                 target = i;
         if (target < 0)
             die("unknown NTHFAIL_SITE '%s'", site);
-        const char *n = getenv("NTHFAIL_N"), *mode = getenv("NTHFAIL_MODE");
-        const char *e = getenv("NTHFAIL_ERRNO");
+        const char *n = env("NTHFAIL_N"), *mode = env("NTHFAIL_MODE");
+        const char *e = env("NTHFAIL_ERRNO");
         char *end;
         if (!n || (nth = strtoull(n, &end, 10)) == 0 || *end)
             die("NTHFAIL_N must be a call number >= 1, not '%s'", n ? n : "(unset)");
