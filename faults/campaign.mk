@@ -43,13 +43,13 @@ CAMPAIGN_DEMO_ARGS = --cmd 'DISKALLOC_RESERVE=64M $(abspath $(1)) run v.davec 30
 CAMPAIGN_ENGINES = $(if $(SANITIZE),--fiu-runs 0,--fiu-runs 2 $(if $(shell command -v strace),--strace))
 CAMPAIGN_CMD_CORE = $(CAMPAIGN_CHECK) $(CAMPAIGN_ENGINES) \
     --out $(CAMPAIGN_OUT)/core $(call CAMPAIGN_DEMO_ARGS,$(CAMPAIGN_DEMO))
-CAMPAIGN_CMD_SEEDLIKE = env SEEDLIKE_DEFECT=$$d $(CAMPAIGN_CHECK) --fiu-runs 0 --expect-findings \
+CAMPAIGN_CMD_SEEDLIKE = env SEEDLIKE_DEFECT=$$d $(CAMPAIGN_CHECK) --cap 4 --fiu-runs 0 --expect-findings \
     --out $(CAMPAIGN_OUT)/seedlike-$$d $(call CAMPAIGN_DEMO_ARGS,$(CAMPAIGN_SEEDLIKE_DEMO))
 # A program that knows nothing of diskalloc: Python growing a file with
 # ftruncate and writing it through mmap.  On a full disk that store is SIGBUS.
 CAMPAIGN_PY = import mmap, os; fd = os.open("data", os.O_RDWR | os.O_CREAT); \
     [(os.ftruncate(fd, (i + 1) << 14), mmap.mmap(fd, (i + 1) << 14).write(b"x" * ((i + 1) << 14))) for i in range(8)]
-CAMPAIGN_CMD_PY = $(CAMPAIGN_CHECK) --fiu-runs 0 --sites ftruncate,mmap,munmap,disk-full \
+CAMPAIGN_CMD_PY = $(CAMPAIGN_CHECK) --cap 4 --fiu-runs 0 --sites ftruncate,mmap,munmap,disk-full \
     --expect-findings --fail-on crash,hang,data-loss --out $(CAMPAIGN_OUT)/python \
     -- /usr/bin/python3 -I -c '$(CAMPAIGN_PY)'
 
