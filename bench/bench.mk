@@ -11,7 +11,7 @@ BENCH_RUNS ?= 5
 BENCH_GROW_MAX ?= 64G
 BENCH_CONTENDERS ?= da,da-sparse,realloc,write,mem,dd
 BENCH_BIG ?=
-BENCH_EXPLORE_CONTENDERS ?= da,da-huge,da-seq,da-populate,da-huge-populate,da-cap64m,da-cap2m,da-huge-cap64m,write
+BENCH_EXPLORE_CONTENDERS ?= da,da-huge,da-seq,da-populate,da-huge-populate,da-cap64m,da-cap2m,da-huge-cap64m,da-huge-pop64m,write
 BENCH_FLAGS = --runs $(BENCH_RUNS) --sizes $(BENCH_SIZES) --grow-max $(BENCH_GROW_MAX) \
     $(if $(BENCH_BIG),--big) --gp bench/plot.gp
 

@@ -159,7 +159,8 @@ static const variant v_default = {0, 0, 0, 0}, v_sparse = {DA_SPARSE, 0, 0, 0},
                      v_huge = {0, MADV_HUGEPAGE, 0, 0}, v_seq = {0, MADV_SEQUENTIAL, 0, 0},
                      v_populate = {0, 0, 1, 0}, v_huge_populate = {0, MADV_HUGEPAGE, 1, 0},
                      v_cap64m = {0, 0, 0, 64 * MiB}, v_cap2m = {0, 0, 0, 2 * MiB},
-                     v_huge_cap64m = {0, MADV_HUGEPAGE, 0, 64 * MiB};
+                     v_huge_cap64m = {0, MADV_HUGEPAGE, 0, 64 * MiB},
+                     v_huge_populate_cap64m = {0, MADV_HUGEPAGE, 1, 64 * MiB};
 
 #define OPEN(name, var)                                                                  \
     static int open_##name(void **h, size_t n, const char *dir)                          \
@@ -176,6 +177,7 @@ OPEN(huge_populate, v_huge_populate)
 OPEN(cap64m, v_cap64m)
 OPEN(cap2m, v_cap2m)
 OPEN(huge_cap64m, v_huge_cap64m)
+OPEN(huge_populate_cap64m, v_huge_populate_cap64m)
 
 #define OPS dv_close, dv_push, dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, \
             dv_shrink, dv_sync
@@ -194,5 +196,7 @@ const contender bench_da[] = {
      open_cap2m, OPS},
     {"da-huge-cap64m", "da + MADV_HUGEPAGE, steps capped at 64 MiB", 1, 0, open_huge_cap64m,
      OPS},
+    {"da-huge-pop64m", "da + MADV_HUGEPAGE + MADV_POPULATE_WRITE, steps capped at 64 MiB", 1, 0,
+     open_huge_populate_cap64m, OPS},
 };
 const size_t bench_n_da = sizeof bench_da / sizeof bench_da[0];

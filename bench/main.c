@@ -22,6 +22,7 @@
 
 static char self[4096] = "bench"; /* this binary, for the replay line */
 #define MAX_LIST 32
+#define G ((size_t)1 << 30)
 
 typedef struct {
     size_t sizes[MAX_LIST], nsizes, grow_max;
@@ -132,7 +133,7 @@ static size_t disk_free(const char *dir)
 }
 
 /* Sizes for workload w: push and extend at every size; the costly-to-prepare
- * ones at every other size and the largest; growth by powers of 4 up to
+ * ones at every other size up to 1 GiB; growth by powers of 4 up to
  * --grow-max; sync at 1 GiB (or less); open/close once. */
 static size_t sizes_for(const char *w, const options *o, size_t *out)
 {
@@ -140,16 +141,20 @@ static size_t sizes_for(const char *w, const options *o, size_t *out)
     if (!strcmp(w, "openclose")) {
         out[n++] = 0;
     } else if (!strcmp(w, "sync")) {
-        out[n++] = last < ((size_t)1 << 30) ? last : (size_t)1 << 30;
+        out[n++] = last < G ? last : G;
     } else if (!strcmp(w, "grow")) {
         for (size_t s = o->sizes[0]; s <= o->grow_max && n < MAX_LIST; s *= 4)
             out[n++] = s;
     } else if (!strcmp(w, "push") || !strcmp(w, "extend")) {
         for (size_t i = 0; i < o->nsizes; i++)
             out[n++] = o->sizes[i];
-    } else {
+    } else { /* at most 1 GiB: preparing the data costs more than the measurement */
+        size_t top = 0;
         for (size_t i = 0; i < o->nsizes; i++)
-            if (i % 2 == 0 || i + 1 == o->nsizes)
+            if (o->sizes[i] <= G)
+                top = i;
+        for (size_t i = 0; i <= top; i++)
+            if (i % 2 == 0 || i == top)
                 out[n++] = o->sizes[i];
     }
     return n;
@@ -165,7 +170,7 @@ static size_t plan(const options *o, row *rows)
         size_t sizes[MAX_LIST];
         size_t ns = bigrun ? 1 : sizes_for(w, o, sizes);
         if (bigrun)
-            sizes[0] = (ram + ram / 2 + ((size_t)1 << 30) - 1) & ~(((size_t)1 << 30) - 1);
+            sizes[0] = (ram + ram / 2 + G - 1) & ~(G - 1);
         for (size_t si = 0; si < ns; si++, group++) {
             for (size_t ci = 0; ci < o->ncontenders && n < MAX_ROWS; ci++) {
                 const contender *c = bench_contender(o->contenders[ci]);
