@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* the real libfiu API: without FIU_ENABLE, fiu.h turns fiu_init into a no-op */
+#define FIU_ENABLE 1
 #include <fiu-control.h>
 #include <fiu.h>
 
@@ -369,6 +371,19 @@ void t_assert_child_ok(int status, const char *what)
                  strsignal(WTERMSIG(status)));
     if (!T_CHILD_OK(status))
         fail_msg("%s: child exited with %d (its stderr says why)", what, WEXITSTATUS(status));
+}
+
+void t_main_init(void)
+{
+    t_fiu_init();
+    const char *only = getenv("TEST_FILTER");
+    if (only && *only)
+        cmocka_set_test_filter(only);
+}
+
+const char *t_fast_dir(void)
+{
+    return access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : NULL;
 }
 
 da_config t_config(size_t reserve, const char *dir)

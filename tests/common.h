@@ -44,6 +44,10 @@ void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, cons
                   int line);
 #define t_snap_same(before, a, v) t_snap_check(before, a, v, __FILE__, __LINE__)
 
+/* Every test main calls this first: fail points ready, and TEST_FILTER=glob
+ * runs only the matching tests. */
+void t_main_init(void);
+
 /* ---- fail points (libfiu) ------------------------------------------------------ */
 void t_fiu_init(void);                           /* fiu_init(0) once */
 void t_fail_once(const char *point, int err);    /* the next reach fails */
@@ -90,6 +94,11 @@ void t_assert_child_ok(int status, const char *what);
 /* An all-defaults config whose reservation is explicit: tests that depend on
  * the reserve set it, the others follow DISKALLOC_RESERVE (valgrind runs). */
 da_config t_config(size_t reserve, const char *dir);
+
+/* A tmpfs directory (/dev/shm) where one exists, else NULL (the default):
+ * for loops of many resizes whose subject is not the file system (ext4
+ * truncation costs ~150 us each here, tmpfs ~5 us). */
+const char *t_fast_dir(void);
 
 /* Running under valgrind: a 512 GiB reservation is refused there. */
 int t_under_valgrind(void);

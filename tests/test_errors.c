@@ -428,6 +428,7 @@ static void open_erofs(void **state)
 
 int main(void)
 {
+    t_main_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strerror_own_codes),
         cmocka_unit_test(strerror_system_codes),

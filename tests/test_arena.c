@@ -1,0 +1,405 @@
+/* Arenas: one MAP_SHARED|MAP_NORESERVE mapping of `reserved` bytes whose
+ * base never moves; resize, sync, close; maps and fds back to baseline after
+ * 100k resizes; da_arena_open_fd keeps the caller's bytes and duplicates its
+ * descriptor; the temp file is unnamed, 0600, close-on-exec, and leaves
+ * nothing in its directory, also on the mkostemp fallback and when killed. */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static size_t page;
+
+/* The VmFlags of the mapping at base: "sh" shared, "nr" no swap reserved. */
+static void assert_shared_noreserve(const void *base)
+{
+    char want[32], line[512];
+    snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)base);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    int in = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && line[0] != 'V')
+            in = strncmp(line, want, strlen(want)) == 0;
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            found = 1;
+            if (!strstr(line, " sh") || !strstr(line, " nr"))
+                fail_msg("mapping %s is not shared+noreserve: %s", want, line);
+        }
+    }
+    fclose(f);
+    assert_true(found);
+}
+
+static size_t expected_reserve(void)
+{
+    const char *env = getenv("DISKALLOC_RESERVE");
+    return env && strcmp(env, "1G") == 0 ? (size_t)1 << 30 : DA_DEFAULT_RESERVE;
+}
+
+static void open_close_one_mapping(void **state)
+{
+    (void)state;
+    int maps = t_maps_count(), fds = t_fd_count();
+    da_arena *a;
+    assert_int_equal(da_arena_open(&a, NULL), 0);
+    void *base = da_arena_base(a);
+    assert_non_null(base);
+    assert_int_equal((uintptr_t)base % page, 0);
+    assert_int_equal(da_arena_size(a), 0);
+    assert_int_equal(da_arena_error(a), 0);
+    assert_int_equal(da_arena_reserved(a), expected_reserve());
+    assert_int_equal(t_mapping_len(base), da_arena_reserved(a));
+    assert_int_equal(t_mappings_in(base, da_arena_reserved(a)), 1);
+    assert_shared_noreserve(base);
+    assert_int_equal(t_maps_count(), maps + 1);
+    assert_int_equal(t_fd_count(), fds + 1);
+    struct stat st;
+    t_arena_stat(a, &st);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(t_mapping_len(base), 0);
+    assert_int_equal(t_maps_count(), maps);
+    assert_int_equal(t_fd_count(), fds);
+}
+
+static void resize_grow_shrink(void **state)
+{
+    (void)state;
+    da_arena *a;
+    struct stat st;
+    assert_int_equal(da_arena_open(&a, NULL), 0);
+    unsigned char *base = da_arena_base(a);
+    const size_t big = (size_t)16 << 20;
+
+    assert_int_equal(da_arena_resize(a, big), 0);
+    assert_ptr_equal(da_arena_base(a), base);
+    assert_int_equal(da_arena_size(a), big);
+    t_arena_stat(a, &st);
+    assert_int_equal(st.st_size, big);
+    assert_true((size_t)st.st_blocks * 512 >= big); /* blocks allocated now, not on store */
+    for (size_t i = 0; i < big; i += page)
+        base[i] = (unsigned char)(i / page);
+    base[big - 1] = 0xEE;
+
+    assert_int_equal(da_arena_resize(a, 5000), 0); /* any size, not only pages */
+    assert_ptr_equal(da_arena_base(a), base);
+    t_arena_stat(a, &st);
+    assert_int_equal(st.st_size, 5000);
+    assert_true((size_t)st.st_blocks * 512 <= 2 * page); /* shrinking released blocks */
+    assert_int_equal(base[0], 0);
+    assert_int_equal(base[page], 1);
+
+    assert_int_equal(da_arena_resize(a, 3 * page), 0); /* regrown bytes read as zero */
+    assert_int_equal(base[page], 1);
+    assert_int_equal(base[5000], 0);
+    assert_int_equal(base[2 * page], 0);
+    assert_int_equal(da_arena_resize(a, 0), 0);
+    t_arena_stat(a, &st);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(da_arena_size(a), 0);
+    assert_ptr_equal(da_arena_base(a), base);
+    assert_int_equal(da_arena_close(a), 0);
+}
+
+static void resize_bounded_by_reserve(void **state)
+{
+    (void)state;
+    da_config c = t_config(5000, NULL); /* rounded up to whole pages */
+    da_arena *a;
+    assert_int_equal(da_arena_open(&a, &c), 0);
+    assert_int_equal(da_arena_reserved(a), 2 * page);
+    assert_int_equal(t_mapping_len(da_arena_base(a)), 2 * page);
+    assert_int_equal(da_arena_resize(a, page), 0);
+    t_snap s;
+    t_snap_take(&s, a, NULL);
+    assert_int_equal(da_arena_resize(a, 2 * page + 1), DA_ECAPACITY);
+    assert_int_equal(da_arena_resize(a, SIZE_MAX), DA_ECAPACITY);
+    t_snap_same(&s, a, NULL);
+    assert_int_equal(da_arena_resize(a, 2 * page), 0); /* the whole reservation */
+    ((char *)da_arena_base(a))[2 * page - 1] = 1;
+    assert_int_equal(da_arena_close(a), 0);
+}
+
+static void sparse_flag_skips_allocation(void **state)
+{
+    (void)state;
+    da_config c = {0, NULL, DA_SPARSE};
+    da_arena *a;
+    struct stat st;
+    assert_int_equal(da_arena_open(&a, &c), 0);
+    assert_int_equal(da_arena_resize(a, (size_t)16 << 20), 0);
+    t_arena_stat(a, &st);
+    assert_int_equal(st.st_size, (size_t)16 << 20);
+    assert_int_equal(st.st_blocks, 0);
+    assert_int_equal(da_arena_close(a), 0);
+}
+
+static void sync_writes_and_reports_zero(void **state)
+{
+    (void)state;
+    da_arena *a;
+    assert_int_equal(da_arena_open(&a, NULL), 0);
+    assert_int_equal(da_arena_sync(a), 0); /* an empty file too */
+    assert_int_equal(da_arena_resize(a, 3 * page), 0);
+    memset(da_arena_base(a), 7, 3 * page);
+    assert_int_equal(da_arena_sync(a), 0);
+    assert_int_equal(da_arena_error(a), 0);
+    /* the bytes are in the file, not only in this mapping */
+    int fd;
+    unsigned char b[16];
+    assert_true(t_arena_fds(a, &fd, 1) == 1);
+    assert_int_equal(pread(fd, b, sizeof b, (off_t)(2 * page)), sizeof b);
+    assert_int_equal(b[0], 7);
+    assert_int_equal(b[15], 7);
+    assert_int_equal(da_arena_close(a), 0);
+}
+
+/* Guarantee 3: whatever happens in between, one mapping, and back to the
+ * baseline after close.  DA_TEST_RESIZES overrides the count. */
+static void many_resizes_one_mapping(void **state)
+{
+    (void)state;
+    const char *env = getenv("DA_TEST_RESIZES");
+    long n = env ? atol(env) : 100000;
+    int maps = t_maps_count(), fds = t_fd_count();
+    da_config c = t_config(0, t_fast_dir());
+    da_arena *a;
+    assert_int_equal(da_arena_open(&a, &c), 0);
+    unsigned char *base = da_arena_base(a);
+    size_t reserved = da_arena_reserved(a), size = 0;
+    for (long i = 0; i < n; i++) {
+        size = (size_t)((i * 7919) % 61) * page / 3; /* grows and shrinks, odd sizes too */
+        assert_int_equal(da_arena_resize(a, size), 0);
+        if (size)
+            base[size - 1] = (unsigned char)i;
+        if (i % 20000 == 0) {
+            assert_int_equal(t_mappings_in(base, reserved), 1);
+            assert_int_equal(t_mapping_len(base), reserved);
+        }
+    }
+    assert_ptr_equal(da_arena_base(a), base);
+    assert_int_equal(da_arena_size(a), size);
+    assert_int_equal(t_maps_count(), maps + 1);
+    assert_int_equal(t_fd_count(), fds + 1);
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(t_maps_count(), maps);
+    assert_int_equal(t_fd_count(), fds);
+}
+
+static void open_fd_keeps_caller_bytes(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    unsigned char bytes[10000], back[10000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (unsigned char)(i * 31 + 7);
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    t_write_file(path, bytes, sizeof bytes);
+    int fd = open(path, O_RDWR), fds = t_fd_count(), maps = t_maps_count(), fl[4];
+    assert_true(fd >= 0);
+
+    da_arena *a;
+    assert_int_equal(da_arena_open_fd(&a, fd, NULL), 0);
+    assert_int_equal(da_arena_size(a), sizeof bytes);
+    assert_memory_equal(da_arena_base(a), bytes, sizeof bytes);
+    assert_int_equal(t_fd_count(), fds + 1);
+    assert_int_equal(t_arena_fds(a, fl, 4), 2); /* the caller's and the arena's own */
+    int own = fl[0] == fd ? fl[1] : fl[0];
+    assert_int_not_equal(own, fd);
+    assert_true(fcntl(own, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0); /* the caller's is untouched */
+
+    /* the caller's bytes count as allocated: blocks go after them */
+    void *p;
+    assert_int_equal(da_alloc(a, 100, 1, &p), 0);
+    assert_true((unsigned char *)p >= (unsigned char *)da_arena_base(a) + sizeof bytes);
+    memset(p, 0xAB, 100);
+    assert_memory_equal(da_arena_base(a), bytes, sizeof bytes);
+    size_t size = da_arena_size(a);
+    size_t block_off = (size_t)((unsigned char *)p - (unsigned char *)da_arena_base(a));
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(t_fd_count(), fds);
+    assert_int_equal(t_maps_count(), maps);
+
+    /* the caller's descriptor still works and sees the bytes */
+    assert_int_equal(pread(fd, back, sizeof back, 0), sizeof back);
+    assert_memory_equal(back, bytes, sizeof bytes);
+    assert_int_equal(t_path_size(path), (long long)size);
+    unsigned char b = 0;
+    assert_int_equal(pread(fd, &b, 1, (off_t)block_off), 1);
+    assert_int_equal(b, 0xAB); /* the block's bytes went to the caller's file */
+    /* and no lock outlives the arena (regression: the dup shares the flock) */
+    int other = open(path, O_RDWR | O_CLOEXEC);
+    assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+    close(other);
+    close(fd);
+    t_rm_rf(dir);
+}
+
+static void open_fd_larger_than_reserve(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+    assert_int_equal(ftruncate(fd, (off_t)(3 * page)), 0);
+    da_config c = t_config(2 * page, NULL);
+    da_arena *a;
+    t_snap s;
+    t_snap_take(&s, NULL, NULL);
+    assert_int_equal(da_arena_open_fd(&a, fd, &c), DA_ECAPACITY);
+    assert_null(a);
+    t_snap_same(&s, NULL, NULL);
+    assert_int_equal(t_path_size(path), 3 * page);
+    c.reserve = 3 * page; /* exactly the file: fits */
+    assert_int_equal(da_arena_open_fd(&a, fd, &c), 0);
+    assert_int_equal(da_arena_size(a), 3 * page);
+    assert_int_equal(da_arena_close(a), 0);
+    close(fd);
+    t_rm_rf(dir);
+}
+
+/* The arena's file: no name, 0600 whatever the umask, close-on-exec. */
+static void assert_unnamed_private(const da_arena *a, const char *dir, const char *link_part)
+{
+    int fd;
+    char proc[64], target[PATH_MAX];
+    struct stat st;
+    assert_int_equal(t_arena_fds(a, &fd, 1), 1);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_nlink, 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(t_dir_entries(dir), 0);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(proc, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    if (!strstr(target, link_part) || !strstr(target, dir))
+        fail_msg("temp file %s: expected it in %s, named like \"%s\"", target, dir, link_part);
+}
+
+static void temp_file_unnamed(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    t_scratch(dir, sizeof dir);
+    da_config c = t_config(0, dir);
+    da_arena *a;
+    mode_t old = umask(0);
+    int e = da_arena_open(&a, &c);
+    umask(old);
+    assert_int_equal(e, 0);
+    assert_unnamed_private(a, dir, "/#"); /* O_TMPFILE's name for its inode */
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(t_dir_entries(dir), 0);
+
+    /* where O_TMPFILE is refused: mkostemp + unlink, just as private */
+    static const int refusals[] = {EOPNOTSUPP, EISDIR};
+    for (size_t i = 0; i < 2; i++) {
+        t_fail_once("diskalloc/open", refusals[i]);
+        old = umask(0);
+        e = da_arena_open(&a, &c);
+        umask(old);
+        t_fail_off();
+        assert_int_equal(e, 0);
+        assert_unnamed_private(a, dir, "/diskalloc-");
+        assert_int_equal(da_arena_resize(a, page), 0);
+        assert_int_equal(da_arena_close(a), 0);
+        assert_int_equal(t_dir_entries(dir), 0);
+    }
+    t_rm_rf(dir);
+}
+
+static int open_and_die(void *arg)
+{
+    const char *dir = arg;
+    da_config c = t_config(0, dir);
+    da_arena *a, *b;
+    C_CHECK(da_arena_open(&a, &c) == 0);
+    C_CHECK(da_arena_resize(a, page) == 0);
+    t_fail_once("diskalloc/open", EOPNOTSUPP); /* the mkostemp path */
+    C_CHECK(da_arena_open(&b, &c) == 0);
+    C_CHECK(da_arena_resize(b, page) == 0);
+    raise(SIGKILL);
+    return 1;
+}
+
+static void temp_file_gone_when_killed(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    t_scratch(dir, sizeof dir);
+    int status = t_child(open_and_die, dir);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(t_dir_entries(dir), 0);
+    t_rm_rf(dir);
+}
+
+/* DISKALLOC_RESERVE: binary units, rounded to pages; da_config.reserve wins. */
+static void reserve_override(void **state)
+{
+    (void)state;
+    static const struct { const char *text; size_t bytes; } ok[] = {
+        {"64M", (size_t)64 << 20}, {"2MiB", (size_t)2 << 20}, {"1MB", (size_t)1 << 20},
+        {"1k", 4096},              {"8192", 8192},            {"5000", 8192},
+        {"3G", (size_t)3 << 30},
+    };
+    const char *old = getenv("DISKALLOC_RESERVE");
+    char saved[64] = "";
+    if (old)
+        snprintf(saved, sizeof saved, "%s", old);
+    size_t got[sizeof ok / sizeof ok[0]], with_cfg = 0;
+    da_arena *a;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        setenv("DISKALLOC_RESERVE", ok[i].text, 1);
+        got[i] = da_arena_open(&a, NULL) == 0 ? da_arena_reserved(a) : 0;
+        if (got[i])
+            da_arena_close(a);
+    }
+    da_config c = t_config(page * 3, NULL);
+    if (da_arena_open(&a, &c) == 0) {
+        with_cfg = da_arena_reserved(a);
+        da_arena_close(a);
+    }
+    if (*saved)
+        setenv("DISKALLOC_RESERVE", saved, 1);
+    else
+        unsetenv("DISKALLOC_RESERVE");
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (got[i] != ok[i].bytes)
+            fail_msg("DISKALLOC_RESERVE=%s reserved %zu, not %zu", ok[i].text, got[i],
+                     ok[i].bytes);
+    assert_int_equal(with_cfg, page * 3);
+}
+
+int main(void)
+{
+    t_main_init();
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(open_close_one_mapping),
+        cmocka_unit_test(resize_grow_shrink),
+        cmocka_unit_test(resize_bounded_by_reserve),
+        cmocka_unit_test(sparse_flag_skips_allocation),
+        cmocka_unit_test(sync_writes_and_reports_zero),
+        cmocka_unit_test(many_resizes_one_mapping),
+        cmocka_unit_test(open_fd_keeps_caller_bytes),
+        cmocka_unit_test(open_fd_larger_than_reserve),
+        cmocka_unit_test(temp_file_unnamed),
+        cmocka_unit_test(temp_file_gone_when_killed),
+        cmocka_unit_test(reserve_override),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
