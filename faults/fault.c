@@ -136,7 +136,9 @@ int fault_set_errno(int i, int err)
     if (i < 0 || i >= npts || err <= 0)
         return fail_why("fault_set_errno: bad point %d or errno %d", i, err);
     atomic_store(&pts[i].err, err);
-    /* re-enabling replaces libfiu's entry, and with it the failinfo */
+    /* a new entry carries the new failinfo; libfiu 1.1 leaks the name of an
+     * entry replaced in place, so the old one is removed first */
+    fiu_disable(pts[i].name);
     if (fiu_enable_external(pts[i].name, i + 1, (void *)(intptr_t)err, 0, on_call) != 0)
         return fail_why("fiu_enable_external(%s) failed", pts[i].name);
     return 0;

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
         return st_summary(&s, NULL);
     }
     fault_mark();
+    or_crash_handlers();
     or_config cfg = {.seed = o.seed, .vary_errno = !errno_seed, .check_leaks = 1,
                      .fault_percent = 35};
     double end = st_now() + o.seconds;
@@ -147,6 +148,10 @@ int main(int argc, char **argv)
                 return 2;
             }
         or_stats st = {0, 0};
+        or_crash_replay("%s --seed %llu --episode %llu%s%s%s%s", argv[0],
+                        (unsigned long long)o.seed, (unsigned long long)e,
+                        errno_seed ? " --errno-seed " : "", errno_seed ? errno_seed : "",
+                        only ? " --only " : "", only ? only : "");
         long at = or_run(&cfg, ops, idx, nrun, &st, why, sizeof why);
         s.ops += st.ops;
         s.clean_errors += st.clean_errors;
@@ -196,5 +201,6 @@ int main(int argc, char **argv)
     char unfired[512];
     if (fault_unfired(unfired, sizeof unfired) && !o.quick)
         printf("note: armed but never fired in this run: %s\n", unfired);
+    free(o.argv);
     return st_summary(&s, faults);
 }

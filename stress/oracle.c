@@ -8,6 +8,7 @@
 #include "fault.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1145,6 +1146,37 @@ int or_close(or_ctx *c, char *why, size_t n)
     free(c->buf);
     free(c);
     return bad;
+}
+
+/* ---- crashes ---------------------------------------------------------------------- */
+
+static _Thread_local char crash_replay[1200];
+
+void or_crash_replay(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(crash_replay, sizeof crash_replay, fmt, ap);
+    va_end(ap);
+}
+
+static void put(const char *s) { (void)!write(STDOUT_FILENO, s, strlen(s)); }
+
+static void on_crash(int sig)
+{
+    put(sig == SIGBUS ? "CRASH: SIGBUS" : sig == SIGSEGV ? "CRASH: SIGSEGV" : "CRASH: SIGABRT");
+    put(" (a driver killed by a signal counts as a crash)\nreplay: ");
+    put(crash_replay);
+    put("\n");
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void or_crash_handlers(void)
+{
+    signal(SIGBUS, on_crash);
+    signal(SIGSEGV, on_crash);
+    signal(SIGABRT, on_crash);
 }
 
 /* ---- generating and describing operations ---------------------------------------- */

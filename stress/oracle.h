@@ -89,4 +89,11 @@ or_op *or_episode(uint64_t seed, uint64_t episode, const or_config *cfg, size_t 
 long or_run(const or_config *cfg, const or_op *ops, const size_t *idx, size_t n,
             or_stats *st, char *why, size_t wn);
 
+/** On SIGBUS, SIGSEGV or SIGABRT print "CRASH: <signal> in <what>" and the
+ * replay line last set by or_crash_replay (per thread), then die of the
+ * signal as before: a store beyond the file, the hazard this library exists
+ * to prevent, then still says how to reproduce it. */
+void or_crash_handlers(void);
+void or_crash_replay(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -81,8 +81,8 @@ for drv in "$@"; do
     [ "$rc" = 77 ] && status=skipped
     printf '  [%d/%d] %-10s %-10s %4ss  %s\n' "$i" "$n" "$name" "$status" "$el" "$note"
     if [ "$status" = VIOLATIONS ] || [ "$status" = CRASH ]; then
-        grep -m 10 -A1 '^VIOLATION' "$log" | sed 's/^/      /'
-        [ -z "$sum" ] && tail -n 5 "$log" | sed 's/^/      | /'
+        grep -m 10 -A1 '^VIOLATION\|^CRASH' "$log" | sed 's/^/      /'
+        [ -z "$sum" ] && ! grep -q '^CRASH' "$log" && tail -n 5 "$log" | sed 's/^/      | /'
         echo "      full output: $log"
     fi
     rows="$rows$name|${ops:--}|${clean:--}|${viol:-0}|${crash:-0}|${dseed:--}|${faults:--}

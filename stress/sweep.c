@@ -125,6 +125,10 @@ static long one_run(sweep *sw, int variant, int i, int persistent, uint64_t n, c
 {
     or_op w[64], r[16];
     size_t nw = workload(w, variant), nr = recovery(r, variant);
+    or_crash_replay("%s --seed %llu --point %s --mode %s --n %llu%s --verbose", sw->argv0,
+                    (unsigned long long)sw->cfg.seed, fault_point_short(i),
+                    persistent ? "persistent" : "transient", (unsigned long long)n,
+                    variant ? " --fallback" : "");
     char why[1024];
     or_ctx *ctx = or_open(&sw->cfg, why, sizeof why);
     if (!ctx) {
@@ -220,6 +224,7 @@ int main(int argc, char **argv)
         s.crashes++;
         return st_summary(&s, NULL);
     }
+    or_crash_handlers();
     sweep sw = {&s, {.seed = o.seed, .vary_errno = 1, .check_leaks = 1}, o.verbose, argv[0]};
     /* the fallback workload sweeps the points only it reaches, and
      * ftruncate, which rolls the zero-filling back */
@@ -278,5 +283,6 @@ int main(int argc, char **argv)
     if (!complete)
         printf("note: time budget reached before every count-down ended (--seconds)\n");
     char faults[1024];
+    free(o.argv);
     return st_summary(&s, fault_summary(faults, sizeof faults));
 }

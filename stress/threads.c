@@ -48,6 +48,9 @@ static void *work(void *arg)
     for (uint64_t e = 0; st_now() < sh->end && (!sh->ops_each || st.ops < sh->ops_each); e++) {
         size_t n;
         or_op *ops = or_episode(seed, e, &cfg, &n);
+        or_crash_replay("%s --seed %llu --episode %llu --errno-seed %llu  # thread %d alone",
+                        sh->model, (unsigned long long)seed, (unsigned long long)e,
+                        (unsigned long long)sh->seed, w->id);
         long at = or_run(&cfg, ops, NULL, n, &st, why, sizeof why);
         free(ops);
         if (at == -1)
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
     char dir[512];
     snprintf(dir, sizeof dir, "%s", argv[0]);
     snprintf(sh.model, sizeof sh.model, "%s/model", dirname(dir));
+    or_crash_handlers();
     printf("%d threads\n", nthreads);
     fflush(stdout);
     worker w[64];
@@ -125,5 +129,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < started; i++)
         pthread_join(w[i].tid, NULL);
     char faults[1024];
+    free(o.argv);
     return st_summary(&s, fault_summary(faults, sizeof faults));
 }
