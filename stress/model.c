@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.quick)
-        o.seconds = 1.5, shrink_seconds = 10;
+        o.seconds = 1.5, shrink_seconds = 3;
     st_stats s;
     st_begin(&s, "model", &o, argc, argv);
     if (fault_init(errno_seed ? strtoull(errno_seed, NULL, 0) : o.seed) != 0) {
