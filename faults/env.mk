@@ -2,22 +2,27 @@
 # RLIMIT_FSIZE, RLIMIT_AS, maps/fd counters) and the drivers that live in them:
 # stress/diskfull, stress/exhaust, stress/crash.
 #
-# ENV_IMPL_O / ENV_IMPL_LIBS: the implementation of core/diskalloc.h the
-# drivers link (the core as a user vendors it; stress/selftest.mk links them
-# against stress/seedlike.c instead).
-ENV_IMPL_O    ?= $(CORE_O)
-ENV_IMPL_LIBS ?=
+# The implementation of core/diskalloc.h the drivers link: the core as a user
+# vendors it, into $(BUILD)/stress/; or, when STRESS_IMPL=NAME is given (as for
+# stress/stress.mk's drivers), STRESS_IMPL_O (built with -DFIU_ENABLE) into
+# $(BUILD)/stress/NAME/ next to model, sweep and threads — so
+#   make stress-drivers STRESS_IMPL=seedlike STRESS_IMPL_O=build/stress/seedlike.o
+# builds all six drivers against another implementation (stress/selftest.mk).
+ENV_OTHER     := $(filter-out core,$(STRESS_IMPL))
+ENV_IMPL_O    ?= $(if $(ENV_OTHER),$(STRESS_IMPL_O),$(CORE_O))
+ENV_IMPL_LIBS ?= $(if $(ENV_OTHER),$(FIU_LIBS))
+ENV_DIR       := $(BUILD)/stress$(if $(ENV_OTHER),/$(ENV_OTHER))
 ENV_DRIVERS   := diskfull exhaust crash
 ENV_SRC       := faults/env.c stress/common.c
 ENV_HDR       := faults/env.h stress/common.h $(CORE_HDR)
 ENV_CFLAGS     = $(CFLAGS) -Icore -Istress -Ifaults
-ENV_BINS      := $(addprefix $(BUILD)/stress/,$(ENV_DRIVERS))
+ENV_BINS      := $(addprefix $(ENV_DIR)/,$(ENV_DRIVERS))
 
 ALL_TARGETS += $(ENV_BINS)
 
 # One command per driver (no shared .o) so that no rule here can collide with
 # another fragment's rules for stress/common.o.
-$(ENV_BINS): $(BUILD)/stress/%: stress/%.c $(ENV_SRC) $(ENV_HDR) $(ENV_IMPL_O)
+$(ENV_BINS): $(ENV_DIR)/%: stress/%.c $(ENV_SRC) $(ENV_HDR) $(ENV_IMPL_O)
 	@mkdir -p $(@D)
 	$(CC) $(ENV_CFLAGS) $< $(ENV_SRC) $(ENV_IMPL_O) -o $@ $(LDFLAGS) $(ENV_IMPL_LIBS)
 
@@ -35,7 +40,7 @@ endef
 
 CHECK_STEPS += check-env
 .PHONY: check-env env-drivers
-## env-drivers: build the real-kernel drivers ($(BUILD)/stress/{diskfull,exhaust,crash})
+## env-drivers: build the real-kernel drivers ($(BUILD)/stress/{diskfull,exhaust,crash}; STRESS_IMPL= for another implementation)
 env-drivers: $(ENV_BINS)
 
 ## check-env: disk-full sandbox works; diskfull, exhaust and crash drivers (--quick) pass
@@ -43,6 +48,6 @@ check-env: $(ENV_BINS)
 	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
 	@$(call ENV_TAP,sandbox-enospc,faults/sandbox.sh --size 1m -- sh -c \
 	    'test -d "$$DA_SANDBOX" && ! dd if=/dev/zero of="$$DA_SANDBOX/f" bs=64k count=32')
-	@$(call ENV_TAP,diskfull,$(BUILD)/stress/diskfull --quick)
-	@$(call ENV_TAP,exhaust,$(BUILD)/stress/exhaust --quick)
-	@$(call ENV_TAP,crash,$(BUILD)/stress/crash --quick)
+	@$(call ENV_TAP,diskfull,$(ENV_DIR)/diskfull --quick)
+	@$(call ENV_TAP,exhaust,$(ENV_DIR)/exhaust --quick)
+	@$(call ENV_TAP,crash,$(ENV_DIR)/crash --quick)

@@ -192,6 +192,8 @@ static int parse_reserve(const da_config *cfg, size_t *out)
     size_t r = cfg ? cfg->reserve : 0;
     const char *env = getenv("DISKALLOC_RESERVE");
     if (r == 0 && env && *env) {
+        if (*env < '0' || *env > '9') /* strtoull would skip blanks and wrap "-1" */
+            return DA_EINVAL;
         char *end;
         unsigned long long n = strtoull(env, &end, 10);
         int shift = 0;
@@ -201,12 +203,20 @@ static int parse_reserve(const da_config *cfg, size_t *out)
             end += 1 + (end[1] == 'i');
             end += *end == 'B';
         }
-        if (*end || n == 0 || *env == '-' || n > (SIZE_MAX >> shift))
+        if (*end || n == 0 || n > (SIZE_MAX >> shift))
             return DA_EINVAL;
         r = (size_t)n << shift;
     }
     *out = r ? r : DA_DEFAULT_RESERVE;
     return 0;
+}
+
+/* An fd from da_arena_open_fd shares its open file, and its flock, with the
+ * caller's: unlock, or the file stays locked while the caller keeps it. */
+static void release(int fd)
+{
+    (void)flock(fd, LOCK_UN);
+    close(fd);
 }
 
 static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
@@ -232,7 +242,7 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
     }
     if (e) {
         free(a);
-        close(fd);
+        release(fd);
         return e;
     }
     *a = (da_arena){a->base, res, size, size, page, fd, 0, cfg ? cfg->flags : 0};
@@ -303,7 +313,7 @@ int da_arena_close(da_arena *a)
     int e = a->sticky;
     if (FP("munmap") || munmap(a->base, a->reserved) != 0)
         e = e ? e : errno;
-    close(a->fd);
+    release(a->fd);
     atomic_fetch_sub(&live_arenas, 1);
     atomic_fetch_sub(&live_bytes, a->reserved);
     free(a);
@@ -668,12 +678,16 @@ static int commit(da_vec *v)
     header h = {{0}, v->elem_size, v->len, v->head_, v->seq_ + 1, 0};
     memcpy(h.magic, MAGIC, 8);
     h.sum = checksum(&h);
-    memcpy(a->base + (h.seq & 1) * SLOT, &h, sizeof h);
+    unsigned char *slot = a->base + (h.seq & 1) * SLOT, old[sizeof h];
+    memcpy(old, slot, sizeof h);
+    memcpy(slot, &h, sizeof h);
     int e = msync_range(a, 0, a->page);
     e = keep_error(a, e ? e : do_fsync(a));
     if (!e) {
         v->seq_ = h.seq;
         v->synced_len_ = v->len;
+    } else {
+        memcpy(slot, old, sizeof h); /* a failed sync must not publish its length later */
     }
     return e;
 }

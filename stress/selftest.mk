@@ -1,10 +1,10 @@
-# stress/selftest: the harness must be able to fail.  The drivers are linked
-# against stress/seedlike.c — an implementation of core/diskalloc.h with the
-# Rust crate's defects, one per SEEDLIKE_DEFECT — and stress/selftest.sh runs
-# each defect through the drivers meant to catch it.
-SELFTEST_DIR  := $(BUILD)/selftest
-SEEDLIKE_O    := $(SELFTEST_DIR)/seedlike.o
-SELFTEST_ENV_BINS := $(addprefix $(SELFTEST_DIR)/,$(ENV_DRIVERS))
+# stress/selftest: the harness must be able to fail.  Every driver (model,
+# sweep, threads of stress/stress.mk; diskfull, exhaust, crash of
+# faults/env.mk) is built against stress/seedlike.c — an implementation of
+# core/diskalloc.h with the Rust crate's defects, one per SEEDLIKE_DEFECT —
+# through their STRESS_IMPL mechanism, into $(BUILD)/stress/seedlike/; then
+# stress/selftest.sh runs each defect through the drivers meant to catch it.
+SEEDLIKE_O := $(BUILD)/stress/seedlike.o
 
 ALL_TARGETS += $(SEEDLIKE_O)
 
@@ -12,11 +12,10 @@ $(SEEDLIKE_O): stress/seedlike.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DFIU_ENABLE -Icore -c $< -o $@
 
-$(SELFTEST_ENV_BINS): $(SELFTEST_DIR)/%: stress/%.c $(ENV_SRC) $(ENV_HDR) $(SEEDLIKE_O)
-	@mkdir -p $(@D)
-	$(CC) $(ENV_CFLAGS) $< $(ENV_SRC) $(SEEDLIKE_O) -o $@ $(LDFLAGS) $(FIU_LIBS)
+.PHONY: stress-selftest selftest-drivers
+selftest-drivers: $(SEEDLIKE_O)
+	@$(MAKE) --no-print-directory STRESS_IMPL=seedlike STRESS_IMPL_O=$(SEEDLIKE_O) stress-drivers
 
-.PHONY: stress-selftest
 ## stress-selftest: drivers vs. a seed-like implementation with each Rust-crate defect: all must be caught
-stress-selftest: deps $(SELFTEST_ENV_BINS)
-	@stress/selftest.sh $(SELFTEST_DIR)
+stress-selftest: deps selftest-drivers
+	@stress/selftest.sh $(BUILD)/stress/seedlike

@@ -45,7 +45,7 @@ run() {
     first=$(grep -m1 '^VIOLATION:\|^CRASH:' "$log" | cut -c1-110)
 }
 
-printf '%-27s %-9s %-7s %s\n' defect driver caught "how (log in $logs)"
+printf '%-27s %-9s %-7s %s\n' defect driver caught "how (logs: $logs)"
 fail=0
 baseline_ok=1
 for drv in $(expect none); do
