@@ -35,10 +35,10 @@ bench: deps $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_FLAGS) --contenders $(BENCH_CONTENDERS) \
 	    --csv bench/results.csv --plot bench/plot.png
 
-## bench-explore: push-path variants (madvise, populate, growth steps) vs da; bench/explore.csv, bench/explore.png
+## bench-explore: push-path variants (madvise, populate, growth steps) vs da; $(BUILD)/bench/explore.csv, bench/explore.png
 bench-explore: deps $(BENCH_BIN)
-	$(BENCH_BIN) $(BENCH_FLAGS) --contenders $(BENCH_EXPLORE_CONTENDERS) \
-	    --workloads push,extend,grow --csv bench/explore.csv --plot bench/explore.png
+	$(BENCH_BIN) $(BENCH_FLAGS) --contenders $(BENCH_EXPLORE_CONTENDERS) --grow-max 4G \
+	    --workloads push,extend,grow --csv $(BUILD)/bench/explore.csv --plot bench/explore.png
 
 CHECK_STEPS += check-bench
 ## check-bench: the bench binary at 1 MiB, one run per cell; its CSV is well formed

@@ -17,7 +17,7 @@
 typedef struct {
     int fd;
     unsigned char *buf; /* BENCH_IO bytes */
-    size_t fill;        /* bytes waiting in buf */
+    off_t end;          /* bytes written */
 } handle;
 
 static int temp_fd(const char *dir)
@@ -33,33 +33,29 @@ static int temp_fd(const char *dir)
     return fd;
 }
 
-static int write_all(int fd, const void *p, size_t n)
+/* The whole of n bytes at off, through short transfers and EINTR. */
+static int io_all(int fd, void *p, size_t n, off_t off, int write)
 {
-    for (const unsigned char *q = p; n > 0;) {
-        ssize_t w = write(fd, q, n);
-        if (w < 0 && errno == EINTR)
+    for (unsigned char *q = p; n > 0;) {
+        ssize_t k = write ? pwrite(fd, q, n, off) : pread(fd, q, n, off);
+        if (k < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        q += w;
-        n -= (size_t)w;
+        if (k <= 0)
+            return k < 0 ? errno : EIO;
+        q += k;
+        n -= (size_t)k;
+        off += k;
     }
     return 0;
 }
 
-static int pread_all(int fd, void *p, size_t n, off_t off)
+/* Append: the file grows as a serializer's output does. */
+static int write_all(handle *d, const void *p, size_t n)
 {
-    for (unsigned char *q = p; n > 0;) {
-        ssize_t r = pread(fd, q, n, off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? errno : EIO;
-        q += r;
-        n -= (size_t)r;
-        off += r;
-    }
-    return 0;
+    int e = io_all(d->fd, (void *)p, n, d->end, 1);
+    if (e == 0)
+        d->end += (off_t)n;
+    return e;
 }
 
 static int f_open(void **h, size_t n, const char *dir)
@@ -98,13 +94,13 @@ static int f_push(void *h, size_t n)
     for (uint64_t i = 0; i < n; i++) {
         b[k++] = i;
         if (k == per) {
-            int e = write_all(d->fd, b, BENCH_IO);
+            int e = write_all(d, b, BENCH_IO);
             if (e)
                 return e;
             k = 0;
         }
     }
-    return k ? write_all(d->fd, b, k * sizeof *b) : 0;
+    return k ? write_all(d, b, k * sizeof *b) : 0;
 }
 
 static int f_extend(void *h, const uint64_t *chunk, size_t n)
@@ -112,7 +108,7 @@ static int f_extend(void *h, const uint64_t *chunk, size_t n)
     handle *d = h;
     for (size_t done = 0; done < n;) {
         size_t k = n - done < BENCH_CHUNK ? n - done : BENCH_CHUNK;
-        int e = write_all(d->fd, chunk, k * sizeof *chunk);
+        int e = write_all(d, chunk, k * sizeof *chunk);
         if (e)
             return e;
         done += k;
@@ -127,7 +123,7 @@ static int f_sum(void *h, size_t n, uint64_t *out)
     uint64_t s = 0;
     for (size_t at = 0; at < n;) {
         size_t k = n - at < BENCH_IO / sizeof *b ? n - at : BENCH_IO / sizeof *b;
-        int e = pread_all(d->fd, d->buf, k * sizeof *b, (off_t)(at * sizeof *b));
+        int e = io_all(d->fd, d->buf, k * sizeof *b, (off_t)(at * sizeof *b), 0);
         if (e)
             return e;
         for (size_t i = 0; i < k; i++)
@@ -143,7 +139,7 @@ static int f_rand_read(void *h, size_t n, size_t ops, uint64_t seed, uint64_t *o
     handle *d = h;
     uint64_t s = 0, x;
     for (size_t i = 0; i < ops; i++) {
-        int e = pread_all(d->fd, &x, sizeof x, (off_t)(bench_rand(&seed) % n * sizeof x));
+        int e = io_all(d->fd, &x, sizeof x, (off_t)(bench_rand(&seed) % n * sizeof x), 0);
         if (e)
             return e;
         s += x;
@@ -158,17 +154,20 @@ static int f_rand_update(void *h, size_t n, size_t ops, uint64_t seed)
     uint64_t x;
     for (size_t i = 0; i < ops; i++) {
         off_t off = (off_t)(bench_rand(&seed) % n * sizeof x);
-        int e = pread_all(d->fd, &x, sizeof x, off);
+        int e = io_all(d->fd, &x, sizeof x, off, 0);
         x++;
-        if (e == 0 && pwrite(d->fd, &x, sizeof x, off) != (ssize_t)sizeof x)
-            e = errno ? errno : EIO;
-        if (e)
+        if (e || (e = io_all(d->fd, &x, sizeof x, off, 1)) != 0)
             return e;
     }
     return 0;
 }
 
-static int f_shrink(void *h) { return ftruncate(((handle *)h)->fd, 0) != 0 ? errno : 0; }
+static int f_shrink(void *h)
+{
+    handle *d = h;
+    d->end = 0;
+    return ftruncate(d->fd, 0) != 0 ? errno : 0;
+}
 
 static int f_sync(void *h) { return fsync(((handle *)h)->fd) != 0 ? errno : 0; }
 
@@ -178,7 +177,7 @@ static int dd_write(void *h, size_t n)
     memset(d->buf, 0x5a, BENCH_IO);
     for (size_t left = n * sizeof(uint64_t); left > 0;) {
         size_t k = left < BENCH_IO ? left : BENCH_IO;
-        int e = write_all(d->fd, d->buf, k);
+        int e = write_all(d, d->buf, k);
         if (e)
             return e;
         left -= k;

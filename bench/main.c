@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,6 +207,7 @@ static int measure(row *r, const char *dir)
         return errno;
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* an interrupted bench leaves no run behind */
         dup2(fd[1], 1);
         close(fd[0]);
         close(fd[1]);
@@ -296,15 +299,15 @@ int main(int argc, char **argv)
     printf("bench: %d runs per cell, interleaved; files in %s; %zu GiB RAM, %zu GiB free there\n",
            o.runs, o.dir, ram_bytes() >> 30, disk_free(o.dir) >> 30);
     report_header();
-    int failed = 0;
+    int failed = 0, e = 0;
     for (int g = 0; n && g <= rows[n - 1].group; g++) {
         failed |= run_group(rows, n, g, &o);
         report_summarize(rows, n);
         report_group(rows, n, g);
         fflush(stdout);
+        e = report_csv(rows, n, o.csv); /* after each group: an interrupted run keeps its data */
     }
     int missed = report_targets(rows, n);
-    int e = report_csv(rows, n, o.csv);
     if (e) {
         fprintf(stderr, "bench: writing %s: %s\n", o.csv, strerror(e));
         failed = 1;

@@ -4,6 +4,7 @@
 set terminal pngcairo size 1400,1000 font ",10"
 set output out
 set datafile separator ","
+set datafile missing NaN  # rows of other contenders: skipped without breaking the line
 set logscale xy 2
 set format x "%.0b%B"
 set xtics 4

@@ -129,6 +129,19 @@ static size_t largest(const row *rows, size_t n, const char *w, const char *c)
     return s;
 }
 
+/* The push row against contender c where da compares worst, among the big
+ * run's rows or the others. */
+static const row *slowest_push(const row *rows, size_t n, const char *c, int big)
+{
+    const row *worst = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].workload, "push") && !strcmp(rows[i].contender, c) &&
+            rows[i].speedup > 0 && rows[i].big == big &&
+            (!worst || rows[i].speedup < worst->speedup))
+            worst = &rows[i];
+    return worst;
+}
+
 int report_targets(const row *rows, size_t n)
 {
     int missed = 0;
@@ -142,11 +155,7 @@ int report_targets(const row *rows, size_t n)
     else
         skipped("push-realloc", "needs push at 1G with da and realloc");
 
-    const row *worst = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(rows[i].workload, "push") && !strcmp(rows[i].contender, "write") &&
-            rows[i].speedup > 0 && !rows[i].big && (!worst || rows[i].speedup < worst->speedup))
-            worst = &rows[i];
+    const row *worst = slowest_push(rows, n, "write", 0);
     if (worst) {
         snprintf(buf, sizeof buf, "push, da speed / write(2) speed, worst size (%s)",
                  report_size(worst->size, sz, sizeof sz));
@@ -155,12 +164,7 @@ int report_targets(const row *rows, size_t n)
         skipped("push-write", "needs push with da and write");
     }
 
-    /* beyond RAM: the BENCH_BIG push, where realloc could not run */
-    const row *big = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(rows[i].workload, "push") && !strcmp(rows[i].contender, "dd") &&
-            rows[i].speedup > 0 && rows[i].big)
-            big = &rows[i];
+    const row *big = slowest_push(rows, n, "dd", 1); /* beyond RAM: the BENCH_BIG run */
     if (big) {
         snprintf(buf, sizeof buf, "push %s (> RAM), da speed / dd speed",
                  report_size(big->size, sz, sizeof sz));
