@@ -741,14 +741,21 @@ static int header_commit(da_vec *v)
     h.data_off = v->head_;
     h.seq = v->seq_ + 1;
     h.sum = header_sum(&h);
-    memcpy(a->base + (h.seq & 1 ? DA_HDR_SLOT1 : 0), &h, sizeof h);
+    unsigned char *slot = a->base + (h.seq & 1 ? DA_HDR_SLOT1 : 0);
+    da_header old;
+    memcpy(&old, slot, sizeof old);
+    memcpy(slot, &h, sizeof h);
     int e = sys_msync(a->base, a->page);
     e = poison(a, e ? e : sys_fsync(a->fd));
-    if (e == 0) {
-        v->seq_ = h.seq;
-        v->synced_len_ = v->len;
+    if (e != 0) {
+        /* the page cache must not show a length that never became durable:
+         * a reopen in this process would read it */
+        memcpy(slot, &old, sizeof old);
+        return e;
     }
-    return e;
+    v->seq_ = h.seq;
+    v->synced_len_ = v->len;
+    return 0;
 }
 
 static int all_zero(const unsigned char *p, size_t n)
