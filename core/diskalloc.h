@@ -77,8 +77,10 @@ int da_arena_open(da_arena **out, const da_config *cfg);
 /** Open an arena over the caller's regular file.  fd is duplicated (the
  * caller keeps and closes its own); the file's bytes are kept and mapped at
  * the base, and count as allocated: da_alloc places blocks after them.
- * @return 0; DA_EINVAL (not a regular file, bad config); DA_ECAPACITY (file
- *   larger than the reserve); ENOMEM; errno of fcntl/fstat/mmap. */
+ * The file is locked (flock LOCK_EX|LOCK_NB) while the arena is open.
+ * @return 0; DA_EINVAL (bad fd, not a regular file, bad config); DA_ECAPACITY
+ *   (file larger than the reserve); EWOULDBLOCK (another handle holds the
+ *   file); ENOMEM; errno of fcntl/fstat/flock/mmap (EINTR, ENOLCK, ...). */
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
 
 /** Unmap, close the file and free the arena.  Does not sync: call
@@ -156,7 +158,8 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  * @return 0; DA_EBADFILE (not a diskalloc vector, other element size or
  *   version, or data shorter than its length); EWOULDBLOCK; DA_EINVAL;
  *   DA_ECAPACITY (file larger than the reserve); errno of open/flock/fstat/
- *   mmap/fallocate/ftruncate/msync. */
+ *   mmap/fallocate/ftruncate/pwrite/msync/fsync (a new file's first header
+ *   is synced before the open returns). */
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg);
 /** Release the vector.  A persistent vector is synced first and its
  * error returned.  An own arena is closed; in a shared arena the block is

@@ -26,7 +26,8 @@ typedef struct st_opts {
     char **argv;
 } st_opts;
 
-/* Parse the common options; the rest stay in o->argv for the driver. */
+/* Parse the common options; the rest stay in o->argv for the driver
+ * (allocated: free(o->argv) when done, or LeakSanitizer reports it). */
 void st_parse(st_opts *o, int argc, char **argv, double default_seconds);
 
 typedef struct st_rng { uint64_t s[4]; } st_rng; /* xoshiro256** */
