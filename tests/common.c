@@ -202,25 +202,32 @@ void t_snap_take(t_snap *s, const da_arena *a, const da_vec *v)
     s->fds = t_fd_count();
 }
 
-void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, const char *file,
-                  int line)
+int t_snap_diff(const t_snap *before, const da_arena *a, const da_vec *v, char *why, size_t n)
 {
     t_snap now;
+    size_t used = 0;
     t_snap_take(&now, a, v);
-    int bad = 0;
-#define SAME(field, fmt)                                                                   \
-    if (before->field != now.field) {                                                      \
-        print_error("%s:%d: %s changed: " fmt " -> " fmt "\n", file, line, #field,         \
-                    before->field, now.field);                                             \
-        bad = 1;                                                                           \
-    }
+    why[0] = '\0';
+#define SAME(field, fmt)                                                                    \
+    if (before->field != now.field && used < n)                                             \
+        used += (size_t)snprintf(why + used, n - used, "%s changed: " fmt " -> " fmt "; ",   \
+                                 #field, before->field, now.field);
     SAME(base, "%p") SAME(data, "%p") SAME(size, "%zu") SAME(reserved, "%zu")
     SAME(mapping, "%zu") SAME(len, "%zu") SAME(cap, "%zu") SAME(error, "%d")
     SAME(maps, "%d") SAME(fds, "%d") SAME(file_size, "%lld")
     SAME(file_hash, "%#jx") SAME(vec_hash, "%#jx")
 #undef SAME
-    if (bad)
+    return why[0] != '\0';
+}
+
+void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, const char *file,
+                  int line)
+{
+    char why[1024];
+    if (t_snap_diff(before, a, v, why, sizeof why)) {
+        print_error("%s:%d: %s\n", file, line, why);
         _fail(file, line);
+    }
 }
 
 /* ---- fail points ---------------------------------------------------------------------------- */
@@ -352,13 +359,24 @@ void t_write_file(const char *path, const void *p, size_t n)
 
 /* ---- children ------------------------------------------------------------------------------------ */
 
+void t_child_init(void)
+{
+    /* cmocka catches these to fail the running test and go on with the next:
+     * in a child that would run the rest of the suite a second time */
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+}
+
 int t_child(int (*fn)(void *), void *arg)
 {
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0)
+    if (pid == 0) {
+        t_child_init();
         _exit(fn(arg));
+    }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     return status;

@@ -40,6 +40,8 @@ typedef struct t_snap {
 } t_snap;
 /* a and v may be NULL: a failed open then still must not leak maps or fds. */
 void t_snap_take(t_snap *s, const da_arena *a, const da_vec *v);
+/* Nonzero when something changed, described in why: for forked children. */
+int t_snap_diff(const t_snap *before, const da_arena *a, const da_vec *v, char *why, size_t n);
 void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, const char *file,
                   int line);
 #define t_snap_same(before, a, v) t_snap_check(before, a, v, __FILE__, __LINE__)
@@ -67,6 +69,7 @@ uint64_t t_path_hash(const char *path);
 void t_write_file(const char *path, const void *p, size_t n);
 
 /* Run fn(arg) in a forked child; returns its wait status. */
+void t_child_init(void); /* first thing in any forked child: default fatal signals */
 int t_child(int (*fn)(void *), void *arg);
 /* The status of a child that exited with code 0. */
 #define T_CHILD_OK(status) (WIFEXITED(status) && WEXITSTATUS(status) == 0)

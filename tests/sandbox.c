@@ -75,6 +75,7 @@ int t_tmpfs_run(const char *opts, unsigned long mflags, int (*fn)(const char *di
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        t_child_init();
         close(pipefd[0]);
         if (setup(dir, opts, mflags, pipefd[1]) != 0)
             _exit(SETUP_FAILED);
