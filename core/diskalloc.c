@@ -635,13 +635,14 @@ static int vec_reserve(da_vec *v, size_t additional, int exact)
     if (additional > SIZE_MAX - v->len || v->len + additional > (SIZE_MAX - page) / v->elem_size)
         return DA_EOVERFLOW;
     size_t need = round_up((v->len + additional) * v->elem_size, page);
-    /* amortized: double up to a 1 GiB step; blocks are never copied in an own
-     * arena, so a bigger step would only take disk space early */
-    size_t step = max_size(min_size(v->bytes_, DA_STEP_MAX), DA_FIRST_BYTES);
-    size_t want = v->bytes_ <= SIZE_MAX - page - step ? v->bytes_ + step : need;
-    if (!exact && want > need && vec_set_bytes(v, want) == 0)
-        return 0;
-    /* the exact size may still fit where the amortized one did not */
+    /* amortized: double, in steps of at most 1 GiB (an own arena never copies,
+     * so a bigger step would only take disk space early).  A step that does
+     * not fit (disk or reservation nearly full) is halved before settling for
+     * the exact size, so filling the last free space is not quadratic. */
+    size_t step = exact ? 0 : max_size(min_size(v->bytes_, DA_STEP_MAX), DA_FIRST_BYTES);
+    for (; round_up(v->bytes_ + step, page) > need; step /= 2)
+        if (vec_set_bytes(v, round_up(v->bytes_ + step, page)) == 0)
+            return 0;
     return vec_set_bytes(v, need);
 }
 
