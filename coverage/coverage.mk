@@ -1,0 +1,18 @@
+# coverage/: `make coverage` — the core's lcov/genhtml report, the error-path
+# report and the gate (100% lines, 100% branches, every error path hit).
+COV_BUILD := build/cov
+COV_MAKE   = $(MAKE) --no-print-directory BUILD=$(COV_BUILD) OPT="-O0 -g" \
+             EXTRA_CFLAGS=--coverage EXTRA_LDFLAGS=--coverage \
+             ENV_IMPL_O=$(COV_BUILD)/core/diskalloc-fiu.o ENV_IMPL_LIBS="$(FIU_LIBS)"
+COV_TESTS  = $(addprefix $(COV_BUILD)/tests/test_,$(TEST_NAMES))
+COV_DRIVERS = $(addprefix $(COV_BUILD)/stress/core/,model sweep threads) \
+              $(addprefix $(COV_BUILD)/stress/,$(ENV_DRIVERS))
+
+.PHONY: coverage coverage-build
+## coverage: --coverage build; unit tests, sweep per fail point, stress drivers; lcov report in coverage/html; gate
+coverage: deps coverage-build
+	@coverage/scenarios.sh $(COV_BUILD) > $(COV_BUILD)/scenarios.tsv
+	@BUILD=$(COV_BUILD) coverage/coverage.sh $(COV_BUILD)/scenarios.tsv
+
+coverage-build:
+	@$(COV_MAKE) $(COV_TESTS) $(COV_DRIVERS)
