@@ -983,7 +983,10 @@ static const char *system_error(int err)
     case ENAMETOOLONG:
         return "file name too long (ENAMETOOLONG): shorten the directory or path.";
     }
-    return strerror(err);
+    /* strerror's text for an unknown errno lives in a buffer the next
+     * strerror call (anyone's) frees: copy it, to last as documented */
+    snprintf(da_msg, sizeof da_msg, "%s", strerror(err));
+    return da_msg;
 }
 
 const char *da_strerror(int err)
