@@ -38,13 +38,22 @@ static size_t read_maps(void)
     return n;
 }
 
+/* Shared mappings only: the core makes nothing else, while private ones come
+ * and go with malloc, ASan's allocator and valgrind, whatever the core does. */
 int t_maps_count(void)
 {
     read_maps();
-    int lines = 0;
-    for (const char *p = maps_buf; *p; p++)
-        lines += *p == '\n';
-    return lines;
+    int shared = 0;
+    char perms[8];
+    for (const char *line = maps_buf; *line;) {
+        if (sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[3] == 's')
+            shared++;
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return shared;
 }
 
 /* Calls fn for each line of /proc/self/maps until it returns nonzero. */
@@ -266,21 +275,28 @@ void t_fiu_init(void)
     done = 1;
 }
 
-void t_fail_once(const char *point, int err)
+/* libfiu 1.1 leaks the name of a point enabled again while enabled: disarm first */
+static void arm(const char *point)
 {
     t_fiu_init();
+    fiu_disable(point);
+}
+
+void t_fail_once(const char *point, int err)
+{
+    arm(point);
     assert_int_equal(fiu_enable(point, 1, (void *)(intptr_t)err, FIU_ONETIME), 0);
 }
 
 void t_fail_always(const char *point, int err)
 {
-    t_fiu_init();
+    arm(point);
     assert_int_equal(fiu_enable(point, 1, (void *)(intptr_t)err, 0), 0);
 }
 
 void t_fail_nth(const char *point, int err, unsigned n)
 {
-    t_fiu_init();
+    arm(point);
     fp_counter *c = counter(point);
     c->target = n;
     c->count = 0;

@@ -20,7 +20,7 @@
 #include "diskalloc.h"
 
 /* ---- process resources ---------------------------------------------------- */
-int t_maps_count(void);                  /* lines in /proc/self/maps */
+int t_maps_count(void);                  /* shared mappings in /proc/self/maps */
 int t_fd_count(void);                    /* open descriptors of this process */
 size_t t_mapping_len(const void *start); /* the mapping that starts at start, 0 if none */
 int t_mappings_in(const void *p, size_t len); /* mappings overlapping [p, p + len) */

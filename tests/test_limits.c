@@ -211,13 +211,25 @@ static void sparse_mode_dies_of_sigbus(void **state)
 
 /* ---- address space ---------------------------------------------------------------------- */
 
+enum { MAX = 1024 };
+static da_arena *arenas[MAX];
+
+/* Whatever failed, give the address space back before the next test. */
+static int close_arenas(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MAX; i++) {
+        da_arena_close(arenas[i]);
+        arenas[i] = NULL;
+    }
+    return 0;
+}
+
 static void address_space_exhaustion(void **state)
 {
     (void)state;
     if (t_under_valgrind())
         T_SKIP("valgrind refuses 512 GiB reservations");
-    enum { MAX = 1024 };
-    static da_arena *arenas[MAX];
     const size_t reserve = (size_t)512 * GIB;
     da_config c = t_config(reserve, NULL);
     int maps = t_maps_count(), fds = t_fd_count(), n = 0, e = 0;
@@ -246,8 +258,10 @@ static void address_space_exhaustion(void **state)
     assert_int_equal(da_arena_resize(arenas[n / 2], page), 0);
     memset(da_arena_base(arenas[n / 2]), 1, page);
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         assert_int_equal(da_arena_close(arenas[i]), 0);
+        arenas[i] = NULL;
+    }
     assert_int_equal(t_maps_count(), maps);
     assert_int_equal(t_fd_count(), fds);
 }
@@ -307,7 +321,7 @@ int main(void)
         cmocka_unit_test(enospc_then_shrink_grows_again),
         cmocka_unit_test(enospc_then_ballast_freed),
         cmocka_unit_test(sparse_mode_dies_of_sigbus),
-        cmocka_unit_test(address_space_exhaustion),
+        cmocka_unit_test_teardown(address_space_exhaustion, close_arenas),
         cmocka_unit_test(rlimit_as_kth_open_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
