@@ -32,6 +32,8 @@ static int da_fail(const char *name)
 #else
 #define da_fail(name) 0
 #endif
+/* Used as `DA_FP("x") ? -1 : x(...)`: an injected failure and a real one
+ * take the same error path. */
 #define DA_FP(call) da_fail("diskalloc/" call)
 
 static const char *const da_points[] = {
@@ -79,28 +81,28 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static int sys_ftruncate(int fd, size_t n)
 {
-    if (DA_FP("ftruncate") || ftruncate(fd, (off_t)n) != 0)
+    if ((DA_FP("ftruncate") ? -1 : ftruncate(fd, (off_t)n)) != 0)
         return errno;
     return 0;
 }
 
 static int sys_fallocate(int fd, int mode, size_t off, size_t len)
 {
-    if (DA_FP("fallocate") || fallocate(fd, mode, (off_t)off, (off_t)len) != 0)
+    if ((DA_FP("fallocate") ? -1 : fallocate(fd, mode, (off_t)off, (off_t)len)) != 0)
         return errno;
     return 0;
 }
 
 static int sys_msync(void *p, size_t len)
 {
-    if (DA_FP("msync") || msync(p, len, MS_SYNC) != 0)
+    if ((DA_FP("msync") ? -1 : msync(p, len, MS_SYNC)) != 0)
         return errno;
     return 0;
 }
 
 static int sys_fsync(int fd)
 {
-    if (DA_FP("fsync") || fsync(fd) != 0)
+    if ((DA_FP("fsync") ? -1 : fsync(fd)) != 0)
         return errno;
     return 0;
 }
@@ -184,11 +186,13 @@ static int set_size(da_arena *a, size_t new_size, size_t alloc_from)
 /* "64G", "512M", "1T", "2GiB", "4096": binary units. */
 static int parse_size(const char *s, size_t *out)
 {
+    /* strtoull skips blanks and accepts a sign: " -1" would wrap to 2^64 - 1 */
+    if (*s < '0' || *s > '9')
+        return DA_EINVAL;
     char *end;
     errno = 0;
     unsigned long long n = strtoull(s, &end, 10);
-    /* strtoull skips blanks and accepts a sign: " -1" would wrap to 2^64 - 1 */
-    if (errno != 0 || end == s || *s < '0' || *s > '9')
+    if (errno != 0)
         return DA_EINVAL;
     unsigned shift = 0;
     const char *units = "KMGTP";
@@ -298,7 +302,7 @@ static int open_temp(const char *dir, int *fd_out)
     fd = DA_FP("mkostemp") ? -1 : mkostemp(path, O_CLOEXEC); /* mode 0600 */
     if (fd < 0)
         return errno;
-    if (DA_FP("unlink") || unlink(path) != 0) {
+    if ((DA_FP("unlink") ? -1 : unlink(path)) != 0) {
         int e = errno;
         close(fd);
         return e;
@@ -322,7 +326,7 @@ int da_arena_open(da_arena **out, const da_config *cfg)
  * with this one about the file's size. */
 static int lock_file(int fd)
 {
-    if (DA_FP("flock") || flock(fd, LOCK_EX | LOCK_NB) != 0)
+    if ((DA_FP("flock") ? -1 : flock(fd, LOCK_EX | LOCK_NB)) != 0)
         return errno;
     return 0;
 }
@@ -330,7 +334,7 @@ static int lock_file(int fd)
 static int regular_size(int fd, size_t *size)
 {
     struct stat st;
-    if (DA_FP("fstat") || fstat(fd, &st) != 0)
+    if ((DA_FP("fstat") ? -1 : fstat(fd, &st)) != 0)
         return errno;
     *size = (size_t)st.st_size;
     return S_ISREG(st.st_mode) ? 0 : DA_EINVAL;
@@ -362,7 +366,7 @@ int da_arena_close(da_arena *a)
         return 0;
     int e = a->sticky;
     /* A failed munmap can only leak the range; the arena is gone anyway. */
-    if (DA_FP("munmap") || munmap(a->base, a->reserved) != 0)
+    if ((DA_FP("munmap") ? -1 : munmap(a->base, a->reserved)) != 0)
         e = e ? e : errno;
     release_fd(a->fd);
     atomic_fetch_sub(&da_live_arenas, 1);
@@ -398,9 +402,10 @@ static int sync_range(da_arena *a, size_t off, size_t len)
     return sys_msync(a->base + from, to - from);
 }
 
+/* Callers return early once poisoned, so e is the first I/O error. */
 static int poison(da_arena *a, int e)
 {
-    if (e != 0 && a->sticky == 0)
+    if (e != 0)
         a->sticky = e;
     return e;
 }
