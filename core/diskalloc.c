@@ -32,7 +32,7 @@ static int da_fail(const char *name)
 #else
 #define da_fail(name) 0
 #endif
-/* Used as `DA_FP("x") ? -1 : x(...)`: an injected failure and a real one
+/* Used as `DA_FP(name) ? -1 : call(...)`: an injected failure and a real one
  * take the same error path. */
 #define DA_FP(call) da_fail("diskalloc/" call)
 
