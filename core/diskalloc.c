@@ -27,13 +27,14 @@ static int da_fail(const char *name)
     /* failinfo carries the errno to report; unarmed info means EIO */
     void *info = fiu_failinfo();
     errno = info ? (int)(intptr_t)info : EIO;
-    return 1;
+    return -1;
 }
 #else
 #define da_fail(name) 0
 #endif
-/* Used as `DA_FP(name) ? -1 : call(...)`: an injected failure and a real one
- * take the same error path. */
+/* 0, or -1 with errno set when the point is armed: used as
+ * `r = DA_FP(name); if (r == 0) r = call(); if (r != 0) ...` so that an
+ * injected failure and a real one take the same error branch. */
 #define DA_FP(call) da_fail("diskalloc/" call)
 
 static const char *const da_points[] = {
@@ -81,28 +82,40 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static int sys_ftruncate(int fd, size_t n)
 {
-    if ((DA_FP("ftruncate") ? -1 : ftruncate(fd, (off_t)n)) != 0)
+    int r = DA_FP("ftruncate");
+    if (r == 0)
+        r = ftruncate(fd, (off_t)n);
+    if (r != 0)
         return errno;
     return 0;
 }
 
 static int sys_fallocate(int fd, int mode, size_t off, size_t len)
 {
-    if ((DA_FP("fallocate") ? -1 : fallocate(fd, mode, (off_t)off, (off_t)len)) != 0)
+    int r = DA_FP("fallocate");
+    if (r == 0)
+        r = fallocate(fd, mode, (off_t)off, (off_t)len);
+    if (r != 0)
         return errno;
     return 0;
 }
 
 static int sys_msync(void *p, size_t len)
 {
-    if ((DA_FP("msync") ? -1 : msync(p, len, MS_SYNC)) != 0)
+    int r = DA_FP("msync");
+    if (r == 0)
+        r = msync(p, len, MS_SYNC);
+    if (r != 0)
         return errno;
     return 0;
 }
 
 static int sys_fsync(int fd)
 {
-    if ((DA_FP("fsync") ? -1 : fsync(fd)) != 0)
+    int r = DA_FP("fsync");
+    if (r == 0)
+        r = fsync(fd);
+    if (r != 0)
         return errno;
     return 0;
 }
@@ -302,7 +315,10 @@ static int open_temp(const char *dir, int *fd_out)
     fd = DA_FP("mkostemp") ? -1 : mkostemp(path, O_CLOEXEC); /* mode 0600 */
     if (fd < 0)
         return errno;
-    if ((DA_FP("unlink") ? -1 : unlink(path)) != 0) {
+    int r = DA_FP("unlink");
+    if (r == 0)
+        r = unlink(path);
+    if (r != 0) {
         int e = errno;
         close(fd);
         return e;
@@ -326,7 +342,10 @@ int da_arena_open(da_arena **out, const da_config *cfg)
  * with this one about the file's size. */
 static int lock_file(int fd)
 {
-    if ((DA_FP("flock") ? -1 : flock(fd, LOCK_EX | LOCK_NB)) != 0)
+    int r = DA_FP("flock");
+    if (r == 0)
+        r = flock(fd, LOCK_EX | LOCK_NB);
+    if (r != 0)
         return errno;
     return 0;
 }
@@ -334,7 +353,10 @@ static int lock_file(int fd)
 static int regular_size(int fd, size_t *size)
 {
     struct stat st;
-    if ((DA_FP("fstat") ? -1 : fstat(fd, &st)) != 0)
+    int r = DA_FP("fstat");
+    if (r == 0)
+        r = fstat(fd, &st);
+    if (r != 0)
         return errno;
     *size = (size_t)st.st_size;
     return S_ISREG(st.st_mode) ? 0 : DA_EINVAL;
@@ -366,7 +388,10 @@ int da_arena_close(da_arena *a)
         return 0;
     int e = a->sticky;
     /* A failed munmap can only leak the range; the arena is gone anyway. */
-    if ((DA_FP("munmap") ? -1 : munmap(a->base, a->reserved)) != 0)
+    int r = DA_FP("munmap");
+    if (r == 0)
+        r = munmap(a->base, a->reserved);
+    if (r != 0)
         e = e ? e : errno;
     release_fd(a->fd);
     atomic_fetch_sub(&da_live_arenas, 1);
