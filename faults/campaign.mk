@@ -40,7 +40,11 @@ CAMPAIGN_DEMO_ARGS = --cmd 'DISKALLOC_RESERVE=64M $(abspath $(1)) run v.davec 30
     --verify '$(abspath $(1)) verify v.davec'
 # A sanitizer runtime aborts when its own mmap fails and clashes with libfiu's
 # preloaded malloc: under SANITIZE only the nthfail shim and environments.
-CAMPAIGN_ENGINES = $(if $(SANITIZE),--fiu-runs 0,--fiu-runs 2 $(if $(shell command -v strace),--strace))
+# RLIMIT_AS cannot hold a sanitizer's shadow memory either: the runtime, not
+# the program, dies there, so the as site is left out too.
+CAMPAIGN_SAN_SITES := mmap,munmap,mremap,msync,madvise,ftruncate,fallocate,posix_fallocate,fsync,fdatasync,disk-full,fsize
+CAMPAIGN_ENGINES = $(if $(SANITIZE),--fiu-runs 0 --sites $(CAMPAIGN_SAN_SITES),\
+    --fiu-runs 2 $(if $(shell command -v strace),--strace))
 CAMPAIGN_CMD_CORE = $(CAMPAIGN_CHECK) $(CAMPAIGN_ENGINES) \
     --out $(CAMPAIGN_OUT)/core $(call CAMPAIGN_DEMO_ARGS,$(CAMPAIGN_DEMO))
 CAMPAIGN_CMD_SEEDLIKE = env SEEDLIKE_DEFECT=$$d $(CAMPAIGN_CHECK) --cap 4 --fiu-runs 0 --expect-findings \
