@@ -474,9 +474,10 @@ static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **
         *out = dangling(align);
         return 0;
     }
+    /* user addresses stay below 2^63 and align is at most 2^63, so the
+     * rounding cannot wrap; an alignment the range cannot meet lands past
+     * the reservation */
     uintptr_t at = (uintptr_t)a->base + a->used;
-    if (at > UINTPTR_MAX - (align - 1))
-        return DA_EOVERFLOW;
     size_t off = (size_t)(round_up(at, align) - (uintptr_t)a->base);
     if (off > a->reserved || size > a->reserved - off)
         return DA_ECAPACITY;

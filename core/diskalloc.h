@@ -115,7 +115,7 @@ int da_arena_sync(da_arena *a);
  * punching) but not their address range.  Any power-of-two alignment is
  * honoured, for the address.  A zero-size request yields a non-NULL,
  * aligned pointer outside the arena, which da_free ignores.
- * Errors: DA_EINVAL, DA_EOVERFLOW, DA_ECAPACITY, DA_EPOISONED, and the
+ * Errors: DA_EINVAL, DA_ECAPACITY, DA_EPOISONED, and the
  * errors of da_arena_resize.  On failure *p / *out is unchanged. */
 int  da_alloc(da_arena *a, size_t size, size_t align, void **out);
 int  da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out);

@@ -71,6 +71,7 @@ void t_write_file(const char *path, const void *p, size_t n);
 /* Run fn(arg) in a forked child; returns its wait status. */
 void t_child_init(void); /* first thing in any forked child: default fatal signals */
 int t_child(int (*fn)(void *), void *arg);
+void t_child_exit(int code); /* _exit, after flushing coverage counters */
 /* The status of a child that exited with code 0. */
 #define T_CHILD_OK(status) (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 void t_assert_child_ok(int status, const char *what);

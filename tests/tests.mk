@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests of the core, one program per concern, each built
 # against the core with fail points (CORE_FIU_O) and run as its own check step.
-TEST_NAMES := errors arena alloc vec persist sync limits model failpoints
+TEST_NAMES := errors arena alloc vec persist sync limits model failpoints edges
 TEST_BINS := $(addprefix $(BUILD)/tests/test_,$(TEST_NAMES))
 TEST_LIB_O := $(BUILD)/tests/common.o $(BUILD)/tests/sandbox.o
 TEST_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -Icore -DCORE_SRC_PATH='"$(abspath $(CORE_SRC))"'
