@@ -2,7 +2,7 @@
 # report and the gate (100% lines, 100% branches, every error path hit).
 COV_BUILD := build/cov
 COV_MAKE   = $(MAKE) --no-print-directory BUILD=$(COV_BUILD) OPT="-O0 -g" \
-             EXTRA_CFLAGS=--coverage EXTRA_LDFLAGS=--coverage \
+             EXTRA_CFLAGS="--coverage -fprofile-update=atomic -DT_GCOV" EXTRA_LDFLAGS=--coverage \
              ENV_IMPL_O=$(COV_BUILD)/core/diskalloc-fiu.o ENV_IMPL_LIBS="$(FIU_LIBS)"
 COV_TESTS  = $(addprefix $(COV_BUILD)/tests/test_,$(TEST_NAMES))
 COV_DRIVERS = $(addprefix $(COV_BUILD)/stress/core/,model sweep threads) \
@@ -14,5 +14,8 @@ coverage: deps coverage-build
 	@coverage/scenarios.sh $(COV_BUILD) > $(COV_BUILD)/scenarios.tsv
 	@BUILD=$(COV_BUILD) coverage/coverage.sh $(COV_BUILD)/scenarios.tsv
 
+# From scratch: make does not notice changed flags, and stale .gcno/.gcda of
+# another build would mix into the counts.
 coverage-build:
+	@rm -rf $(COV_BUILD)
 	@$(COV_MAKE) $(COV_TESTS) $(COV_DRIVERS)

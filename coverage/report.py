@@ -41,11 +41,14 @@ def parse_info(path, source):
                 continue
             elif raw.startswith("DA:"):
                 n, c = raw[3:].split(",")[:2]
-                lines[int(n)] = lines.get(int(n), 0) + int(c)
+                lines[int(n)] = lines.get(int(n), 0) + max(0, int(c))
             elif raw.startswith("BRDA:"):
                 n, block, br, taken = raw[5:].split(",")
                 key = (int(n), block, br)
-                branches[key] = branches.get(key, 0) + (0 if taken == "-" else int(taken))
+                # gcov derives some counts by subtraction; counters racing
+                # between threads or forked children can leave them negative
+                n_taken = 0 if taken == "-" else max(0, int(taken))
+                branches[key] = branches.get(key, 0) + n_taken
             elif raw.startswith("FNDA:"):
                 c, name = raw[5:].split(",", 1)
                 funcs[name] = funcs.get(name, 0) + int(c)

@@ -385,14 +385,18 @@ void t_child_init(void)
 }
 
 /* A child leaves with _exit, so the parent's atexit handlers don't run twice;
- * under --coverage its counters are flushed first, or the error paths only
- * children reach (RLIMIT_FSIZE, full disks) would look unreached. */
-extern void __gcov_dump(void) __attribute__((weak));
+ * in the coverage build (-DT_GCOV) its counters are flushed first, or the
+ * error paths only children reach (RLIMIT_FSIZE, full disks) would look
+ * unreached. */
+#ifdef T_GCOV
+void __gcov_dump(void);
+#endif
 
 void t_child_exit(int code)
 {
-    if (__gcov_dump)
-        __gcov_dump();
+#ifdef T_GCOV
+    __gcov_dump();
+#endif
     _exit(code);
 }
 

@@ -231,6 +231,7 @@ static void vector_argument_edges(void **state)
     assert_int_equal(da_vec_init(&v, 8, &c), 0);
     assert_int_equal(da_vec_extend(&v, NULL, 0), 0); /* nothing from nowhere is fine */
     assert_int_equal(da_vec_extend(&v, NULL, 1), DA_EINVAL);
+    assert_int_equal(da_vec_extend(NULL, &v, 1), DA_EINVAL);
     assert_int_equal(v.len, 0);
     assert_null(da_vec_at(NULL, 0));
     assert_null(da_vec_at(&v, 0));
