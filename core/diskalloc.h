@@ -168,7 +168,9 @@ int da_vec_close(da_vec *v);
 
 /** Room for at least len + additional elements; amortized (capacity at
  * least doubles up to 1 GiB, then grows by 1 GiB steps: no copy ever happens
- * in an own arena, so big steps would only reserve disk early). */
+ * in an own arena, so big steps would only reserve disk early).  When the
+ * step does not fit (disk or reservation nearly full) it is halved until it
+ * does, down to the exact need; only if that fails is the error returned. */
 int da_vec_try_reserve(da_vec *v, size_t additional);
 /** Room for len + additional elements, rounded up to whole pages. */
 int da_vec_try_reserve_exact(da_vec *v, size_t additional);
