@@ -52,7 +52,7 @@ static int setup(const char *dir, const char *opts, unsigned long mflags, int re
                      "namespace (%s)", strerror(e), geteuid() ? "not root" : strerror(errno));
     }
     /* keep the new mount out of the parent's namespace */
-    if (!*why && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (!*why && mount("none", "/", "", MS_REC | MS_PRIVATE, NULL) != 0)
         snprintf(why, sizeof why, "making / private failed: %s", strerror(errno));
     if (!*why && mount("tmpfs", dir, "tmpfs", mflags, opts) != 0)
         snprintf(why, sizeof why, "mount -t tmpfs -o %s failed: %s", opts, strerror(errno));

@@ -20,18 +20,18 @@ static size_t page;
 /* The VmFlags of the mapping at base: "sh" shared, "nr" no swap reserved. */
 static void assert_shared_noreserve(const void *base)
 {
-    char want[32], line[512];
-    snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)base);
+    char line[512];
     FILE *f = fopen("/proc/self/smaps", "r");
     assert_non_null(f);
     int in = 0, found = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && line[0] != 'V')
-            in = strncmp(line, want, strlen(want)) == 0;
+        uintmax_t start, end;
+        if (sscanf(line, "%jx-%jx ", &start, &end) == 2 && strncmp(line, "VmFlags", 7) != 0)
+            in = start == (uintptr_t)base; /* a mapping's first line */
         if (in && strncmp(line, "VmFlags:", 8) == 0) {
             found = 1;
             if (!strstr(line, " sh") || !strstr(line, " nr"))
-                fail_msg("mapping %s is not shared+noreserve: %s", want, line);
+                fail_msg("mapping at %p is not shared+noreserve: %s", base, line);
         }
     }
     fclose(f);
