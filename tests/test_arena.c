@@ -324,7 +324,8 @@ static void temp_file_unnamed(void **state)
 static int open_and_die(void *arg)
 {
     const char *dir = arg;
-    da_config c = t_config(0, dir);
+    /* small: valgrind scans a dying process's mappings page by page */
+    da_config c = t_config(16 * page, dir);
     da_arena *a, *b;
     C_CHECK(da_arena_open(&a, &c) == 0);
     C_CHECK(da_arena_resize(a, page) == 0);

@@ -383,23 +383,29 @@ static void open_eacces_readonly_fd(void **state)
     t_rm_rf(dir);
 }
 
+/* In a child: a temp arena in dir and a persistent vector there both fail. */
+static int both_opens_fail(const char *dir, int err)
+{
+    char path[PATH_MAX + 16];
+    da_config c = t_config(0, dir);
+    da_arena *a;
+    da_vec v;
+    snprintf(path, sizeof path, "%s/v", dir);
+    C_CHECK(da_arena_open(&a, &c) == err);
+    C_CHECK(da_vec_open(&v, path, 8, NULL) == err);
+    return 0;
+}
+
 static int unwritable_dir_child(void *arg)
 {
     const char *dir = arg;
-    char path[PATH_MAX + 16];
     if (geteuid() == 0) { /* root writes anywhere: become nobody */
         C_CHECK(setgid(65534) == 0);
         C_CHECK(setuid(65534) == 0);
     } else {
         C_CHECK(chmod(dir, 0500) == 0);
     }
-    da_config c = t_config(0, dir);
-    da_arena *a;
-    da_vec v;
-    snprintf(path, sizeof path, "%s/v", dir);
-    C_CHECK(da_arena_open(&a, &c) == EACCES);
-    C_CHECK(da_vec_open(&v, path, 8, NULL) == EACCES);
-    return 0;
+    return both_opens_fail(dir, EACCES);
 }
 
 static void open_eacces_dir(void **state)
@@ -415,14 +421,7 @@ static void open_eacces_dir(void **state)
 static int readonly_fs_child(const char *dir, void *arg)
 {
     (void)arg;
-    char path[PATH_MAX + 16];
-    da_config c = t_config(0, dir);
-    da_arena *a;
-    da_vec v;
-    snprintf(path, sizeof path, "%s/v", dir);
-    C_CHECK(da_arena_open(&a, &c) == EROFS);
-    C_CHECK(da_vec_open(&v, path, 8, NULL) == EROFS);
-    return 0;
+    return both_opens_fail(dir, EROFS);
 }
 
 static void open_erofs(void **state)

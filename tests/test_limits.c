@@ -189,7 +189,7 @@ static void enospc_then_ballast_freed(void **state)
 static int sparse_store_dies(const char *dir, void *arg)
 {
     (void)arg;
-    da_config c = {0, dir, DA_SPARSE};
+    da_config c = {(size_t)16 << 20, dir, DA_SPARSE}; /* valgrind scans a dying process */
     da_vec v;
     C_CHECK(da_vec_init(&v, 8, &c) == 0);
     C_CHECK(da_vec_try_reserve_exact(&v, (size_t)1 << 20) == 0); /* 8 MiB on 4 MiB */
