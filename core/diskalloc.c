@@ -649,8 +649,12 @@ static int vec_set_bytes(da_vec *v, size_t bytes)
 {
     da_arena *a = v->arena_;
     void *p = v->data;
-    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, a->page)
-                              : da_shrink(a, &p, v->bytes_, bytes, a->page);
+    /* An own arena's block stays where it is (a persistent file made where
+     * pages were 4 KiB keeps its data offset where they are 64 KiB); in a
+     * shared arena whole pages let a moved block's old pages be released. */
+    size_t align = v->own_arena_ ? 1 : a->page;
+    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, align)
+                              : da_shrink(a, &p, v->bytes_, bytes, align);
     if (e)
         return e;
     v->bytes_ = bytes;

@@ -69,7 +69,8 @@ typedef struct da_arena da_arena; /* opaque */
 /** Open an arena over a new unnamed temp file (O_TMPFILE, else mkostemp +
  * unlink; mode 0600, O_CLOEXEC) in cfg->dir.  The file starts at 0 bytes.
  * @param[out] out  the arena, or NULL on failure
- * @return 0; DA_EINVAL (bad config or DISKALLOC_RESERVE); ENOMEM (no free
+ * @return 0; DA_EINVAL (bad config or DISKALLOC_RESERVE); DA_EOVERFLOW (a
+ *   reserve within a page of SIZE_MAX); ENOMEM (no free
  *   address range of the reserve's size: too many arenas, or RLIMIT_AS);
  *   errno of open/mkostemp/unlink/mmap (EACCES, ENOENT, EROFS, ...). */
 int da_arena_open(da_arena **out, const da_config *cfg);
