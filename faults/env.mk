@@ -40,7 +40,7 @@ endef
 
 CHECK_STEPS += check-env
 .PHONY: check-env env-drivers
-## env-drivers: build the real-kernel drivers ($(BUILD)/stress/{diskfull,exhaust,crash}; STRESS_IMPL= for another implementation)
+## env-drivers: build the real-kernel drivers ($(BUILD)/stress/{diskfull,exhaust,crash,files}; STRESS_IMPL= for another implementation)
 env-drivers: $(ENV_BINS)
 
 ## check-env: disk-full sandbox works; diskfull, exhaust and crash drivers (--quick) pass
