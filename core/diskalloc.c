@@ -1336,8 +1336,10 @@ static const char *system_error(int err)
                "poisoned (da_arena_error returns it). Free space, or put the file on a larger "
                "file system (da_config.dir, $TMPDIR).";
     case EDQUOT:
-        return "disk quota exceeded (EDQUOT): your quota on the file system is used up; the "
-               "call changed nothing. Free space, raise the quota, or use another directory.";
+        return "disk quota exceeded (EDQUOT): your quota on the file system is used up. From "
+               "growth or an open: the call changed nothing. From a sync: the arena is poisoned "
+               "(da_arena_error returns it). Free space, raise the quota, or use another "
+               "directory.";
     case EFBIG:
         return "file too large (EFBIG): the file-size limit (ulimit -f) or the file system's "
                "largest file would be exceeded; the call changed nothing. Raise the limit or "
