@@ -994,18 +994,27 @@ static uint64_t header_sum(const da_header *h)
 /* Sequence numbers wrap: the newer is the one less than 2^63 ahead. */
 static int seq_newer(uint64_t a, uint64_t b) { return (int64_t)(a - b) > 0; }
 
+/* The first bytes of a vector file (at least DA_HDR_DATA_V2 of them, or the
+ * whole file when shorter) and the file's size. */
+typedef struct {
+    const unsigned char *bytes;
+    size_t size;
+} da_head;
+
 /* The copy at `slot` is a header of the format that puts a copy there, and
- * every field fits the file; a file from elsewhere is untrusted input. */
-static int header_read(const da_arena *a, size_t slot, unsigned version, da_header *h)
+ * every field fits the file; a file from elsewhere is untrusted input.
+ * *h is filled whenever the file is long enough to hold the copy. */
+static int header_read(const da_head *f, size_t slot, unsigned version, da_header *h)
 {
     size_t min_data = version == 1 ? DA_HDR_DATA_V1 : DA_HDR_DATA_V2;
-    if (a->size < min_data)
+    memset(h, 0, sizeof *h);
+    if (f->size < min_data)
         return 0;
-    memcpy(h, a->base + slot, sizeof *h);
+    memcpy(h, f->bytes + slot, sizeof *h);
     return memcmp(h->magic, DA_HDR_MAGIC, 8) == 0 && h->sum == header_sum(h) &&
            h->version == version && h->header_size == sizeof *h && h->elem_size != 0 &&
            h->data_off >= min_data && h->data_off % DA_HDR_BLOCK == 0 &&
-           h->data_off <= a->size && h->len <= (a->size - h->data_off) / h->elem_size;
+           h->data_off <= f->size && h->len <= (f->size - h->data_off) / h->elem_size;
 }
 
 /* Publish v->len as the durable length: the data was synced before. */
@@ -1049,18 +1058,26 @@ static int all_zero(const unsigned char *p, size_t n)
 
 /* The copies in force: copy A at 0 names the format, and with it where copy
  * B is; when A is damaged, B is looked for where either format keeps it.
- * Returns the newest valid copy, or NULL. */
-static const da_header *header_pick(da_arena *a, da_header *ha, da_header *hb)
+ * Returns the newest valid copy, or NULL; *slot_b and the ok flags say what
+ * was found. */
+static const da_header *header_pick(const da_head *f, da_header *ha, da_header *hb,
+                                    size_t *slot_b, int *ok_a, int *ok_b)
 {
-    int ok_a = header_read(a, 0, 1, ha) || header_read(a, 0, 2, ha);
-    int ok_b;
-    if (ok_a)
-        ok_b = header_read(a, ha->version == 1 ? DA_HDR_SLOT_V1 : DA_HDR_SLOT_V2, ha->version, hb);
-    else
-        ok_b = header_read(a, DA_HDR_SLOT_V1, 1, hb) || header_read(a, DA_HDR_SLOT_V2, 2, hb);
-    if (ok_a && ok_b)
+    *ok_a = header_read(f, 0, 1, ha) || header_read(f, 0, 2, ha);
+    if (*ok_a) {
+        *slot_b = ha->version == 1 ? DA_HDR_SLOT_V1 : DA_HDR_SLOT_V2;
+        *ok_b = header_read(f, *slot_b, ha->version, hb);
+    } else {
+        *slot_b = DA_HDR_SLOT_V1;
+        *ok_b = header_read(f, DA_HDR_SLOT_V1, 1, hb);
+        if (!*ok_b) {
+            *slot_b = DA_HDR_SLOT_V2;
+            *ok_b = header_read(f, DA_HDR_SLOT_V2, 2, hb);
+        }
+    }
+    if (*ok_a && *ok_b)
         return seq_newer(hb->seq, ha->seq) ? hb : ha;
-    return ok_a ? ha : ok_b ? hb : NULL;
+    return *ok_a ? ha : *ok_b ? hb : NULL;
 }
 
 /* Read the header in force; a file that has none but is all zeros up to its
@@ -1070,7 +1087,10 @@ static int vec_load(da_vec *v, size_t elem_size, int *fresh)
 {
     da_arena *a = v->arena_;
     da_header ha, hb;
-    const da_header *h = header_pick(a, &ha, &hb);
+    da_head f = {a->base, a->size};
+    size_t slot_b;
+    int ok_a, ok_b;
+    const da_header *h = header_pick(&f, &ha, &hb, &slot_b, &ok_a, &ok_b);
     if (!h) {
         size_t head = max_size(DA_HDR_DATA_V2, a->page);
         if (a->size > head || !all_zero(a->base, a->size))
@@ -1083,7 +1103,7 @@ static int vec_load(da_vec *v, size_t elem_size, int *fresh)
     }
     if (h->elem_size != elem_size)
         return DA_EBADFILE;
-    a->slot_b = h->version == 1 ? DA_HDR_SLOT_V1 : DA_HDR_SLOT_V2;
+    a->slot_b = slot_b;
     v->head_ = (size_t)h->data_off;
     v->len = v->synced_len_ = (size_t)h->len;
     v->seq_ = h->seq;
@@ -1099,11 +1119,44 @@ static unsigned vec_version(const da_vec *v)
 
 /* open(2) of a path that is not a regular file can have side effects (a
  * terminal becomes the controlling one, a FIFO or a device blocks): probe
- * with O_PATH first, then open for writing and check it is the same file. */
-static int open_vec_file(const char *path, int *fd_out, int *created)
+ * with O_PATH first, then open and check it is the same file. */
+static int probe_regular(const char *path, struct stat *st)
 {
     int probe = DA_FP("open") ? -1 : open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (probe < 0 && errno == ENOENT) {
+    if (probe < 0)
+        return errno;
+    int e = stat_fd(probe, st);
+    close(probe);
+    if (e == 0 && S_ISLNK(st->st_mode))
+        e = ELOOP;
+    else if (e == 0 && !S_ISREG(st->st_mode))
+        e = DA_EBADFILE;
+    return e;
+}
+
+static int open_same(const char *path, int access, const struct stat *st, int *fd_out)
+{
+    int fd = DA_FP("open") ? -1
+                           : open(path, access | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    struct stat now;
+    int e = stat_fd(fd, &now);
+    if (e == 0 && !same_file(st, &now))
+        e = DA_EBADFILE; /* replaced between the probe and the open */
+    if (e != 0) {
+        close(fd);
+        return e;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int open_vec_file(const char *path, int *fd_out, int *created)
+{
+    struct stat st;
+    int e = probe_regular(path, &st);
+    if (e == ENOENT) {
         int fd = DA_FP("open") ? -1
                                : open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                       0600);
@@ -1114,30 +1167,9 @@ static int open_vec_file(const char *path, int *fd_out, int *created)
         }
         if (errno != EEXIST) /* else created meanwhile by someone else: probe it */
             return errno;
-        probe = DA_FP("open") ? -1 : open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        e = probe_regular(path, &st);
     }
-    if (probe < 0)
-        return errno;
-    struct stat st, now;
-    int e = stat_fd(probe, &st);
-    if (e == 0 && S_ISLNK(st.st_mode))
-        e = ELOOP;
-    else if (e == 0 && !S_ISREG(st.st_mode))
-        e = DA_EBADFILE;
-    int fd = -1;
-    if (e == 0) {
-        fd = DA_FP("open") ? -1
-                           : open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        e = fd < 0 ? errno : stat_fd(fd, &now);
-        if (e == 0 && !same_file(&st, &now))
-            e = DA_EBADFILE; /* replaced between the probe and the open */
-        if (e != 0 && fd >= 0)
-            close(fd);
-    }
-    close(probe);
-    if (e == 0)
-        *fd_out = fd;
-    return e;
+    return e ? e : open_same(path, O_RDWR, &st, fd_out);
 }
 
 /* A new file's directory entry is durable only once its directory is
@@ -1270,6 +1302,65 @@ int da_vec_close(da_vec *v)
     }
     memset(v, 0, sizeof *v);
     return e;
+}
+
+static void copy_info(da_header_info *out, size_t offset, const da_header *h, int ok)
+{
+    out->offset = offset;
+    out->valid = ok;
+    out->version = h->version;
+    out->seq = h->seq;
+    out->elem_size = h->elem_size;
+    out->len = h->len;
+    out->data_off = h->data_off;
+}
+
+int da_vec_inspect(const char *path, da_file_info *out)
+{
+    if (!path || !out)
+        return DA_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->in_force = -1;
+    /* never opens what is not a regular file (see open_vec_file), never writes */
+    struct stat st;
+    int fd = -1, e = probe_regular(path, &st);
+    if (e == 0)
+        e = open_same(path, O_RDONLY, &st, &fd);
+    if (e != 0)
+        return e;
+    unsigned char buf[DA_HDR_DATA_V2];
+    size_t got = 0;
+    while (e == 0 && got < sizeof buf) {
+        ssize_t r = pread(fd, buf + got, sizeof buf - got, (off_t)got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0)
+            break;
+        else if (errno != EINTR)
+            e = errno;
+    }
+    close(fd);
+    if (e != 0)
+        return e;
+    /* a file that shrank since the stat is judged by what was read */
+    size_t size = got < sizeof buf ? got : (size_t)st.st_size;
+    da_head f = {buf, size};
+    da_header ha, hb;
+    size_t slot_b;
+    int ok_a, ok_b;
+    const da_header *h = header_pick(&f, &ha, &hb, &slot_b, &ok_a, &ok_b);
+    out->file_size = size;
+    copy_info(&out->copies[0], 0, &ha, ok_a);
+    copy_info(&out->copies[1], slot_b, &hb, ok_b);
+    if (h) {
+        out->in_force = h == &ha ? 0 : 1;
+        out->version = h->version;
+        out->elem_size = (size_t)h->elem_size;
+        out->len = (size_t)h->len;
+        out->data_off = (size_t)h->data_off;
+        out->cap = (out->file_size - out->data_off) / out->elem_size;
+    }
+    return 0;
 }
 
 /* ---- errors ---------------------------------------------------------------- */

@@ -246,6 +246,31 @@ void *da_vec_at(const da_vec *v, size_t i);
 /** The arena holding the vector's data (NULL for a closed vector). */
 da_arena *da_vec_arena(const da_vec *v);
 
+/** One header copy of a persistent vector file, as da_vec_inspect read it. */
+typedef struct da_header_info {
+    size_t offset;                /**< where the copy lies in the file */
+    int valid;                    /**< it passes every check da_vec_open makes */
+    unsigned version;             /**< the fields as stored (0s when the file is too short) */
+    unsigned long long seq, elem_size, len, data_off;
+} da_header_info;
+
+/** What da_vec_inspect found in a persistent vector file. */
+typedef struct da_file_info {
+    size_t file_size;
+    int in_force;                 /**< index in copies[] of the copy in force, -1: none valid */
+    da_header_info copies[2];     /**< copy A (offset 0) and copy B (512 in format 1, 4096 in 2) */
+    unsigned version;             /**< from the copy in force (0 when none) */
+    size_t elem_size, len, data_off, cap;
+} da_file_info;
+
+/** Read a persistent vector file's headers without opening it as a vector:
+ * no lock is taken, nothing is written or mapped, a path that is not a
+ * regular file is never opened (as for da_vec_open).  For tools and checks:
+ * a file da_vec_open would accept (with its elem_size) has in_force >= 0.
+ * @return 0 (also when no copy is valid: in_force is then -1); DA_EINVAL
+ *   (NULL); DA_EBADFILE (not a regular file); ELOOP; errno of open/fstat/pread. */
+int da_vec_inspect(const char *path, da_file_info *out);
+
 /** Push with a store's cost when capacity is spare; falls back to
  * da_vec_push.  Same contract as da_vec_push. */
 static inline int da_vec_push_fast(da_vec *v, const void *elem)
