@@ -47,15 +47,14 @@ enum call {
 static const char *const call_points[C_NCALLS] = {
     [C_GROW] = "fallocate ftruncate pwrite",
     [C_SHRINKFIT] = "fallocate ftruncate pwrite",
-    [C_SHRINKFIT_P] = "fallocate ftruncate pwrite msync fsync",
+    [C_SHRINKFIT_P] = "fallocate ftruncate pwrite",
     [C_SYNC] = "msync fsync",
     [C_CLOSE_P] = "msync fsync munmap",
     [C_CLOSE] = "munmap",
     [C_VEC_INIT] = "open mkostemp unlink calloc mmap",
     /* fsync: the header lists msync only, the core also fsyncs a new header */
     [C_VEC_OPEN] = "open flock fstat calloc mmap fallocate ftruncate pwrite msync fsync",
-    /* flock: the header lists fcntl/fstat/mmap; the core also locks the file */
-    [C_OPEN_FD] = "dup fstat flock calloc mmap",
+    [C_OPEN_FD] = "open fstat flock fallocate pwrite calloc mmap",
 };
 
 typedef struct seg {
@@ -731,8 +730,9 @@ static int op_shrink(or_ctx *c, int k)
 {
     mvec *m = &c->vec[k];
     da_vec *v = &m->v;
-    size_t want = round_up(m->len * m->elem, page_size());
-    int sync_first = k == P && want < m->slen * m->elem && want < v->cap * m->elem;
+    /* a persistent vector keeps room for its synced length: no header is written */
+    size_t keep = k == P && m->slen > m->len ? m->slen : m->len;
+    size_t want = round_up(keep * m->elem, page_size());
     snap before = take(m);
     call_begin(c);
     int e = da_vec_shrink_to_fit(v);
@@ -741,13 +741,6 @@ static int op_shrink(or_ctx *c, int k)
     snprintf(what, sizeof what, "shrink_to_fit(%c)", vec_name[k]);
     if (expect(c, what, e, forced, k == P ? C_SHRINKFIT_P : C_SHRINKFIT))
         return 1;
-    int sync_failed = k == P && (fired(c, "msync") || fired(c, "fsync"));
-    if (sync_first && !sync_failed && !c->am[k].poisoned)
-        synced_now(m);
-    if (e && sync_failed && !c->am[k].poisoned) {
-        c->am[k].poisoned = 1;
-        c->am[k].sticky = e;
-    }
     if (e)
         return unchanged(c, k, &before, what);
     if (v->cap != before.cap && v->cap != want / m->elem)
@@ -992,11 +985,11 @@ static uint64_t op_mask(const or_op *op, int env)
     static const char *const by_kind[OP_NKINDS] = {
         [OP_PUSH] = "fallocate ftruncate", [OP_EXTEND] = "fallocate ftruncate",
         [OP_POP] = "", [OP_TRUNCATE] = "", [OP_RESERVE] = "fallocate ftruncate",
-        [OP_SHRINK] = "ftruncate msync fsync", [OP_SYNC] = "msync fsync",
+        [OP_SHRINK] = "ftruncate", [OP_SYNC] = "msync fsync",
         [OP_RECYCLE] = "open calloc mmap munmap msync fsync flock fstat fallocate ftruncate",
         [OP_ALLOC] = "fallocate ftruncate", [OP_GROW] = "fallocate ftruncate",
         [OP_SHRINKB] = "ftruncate fallocate", [OP_FREE] = "ftruncate fallocate",
-        [OP_ASYNC] = "msync fsync", [OP_OPENFD] = "dup fstat flock calloc mmap munmap fallocate",
+        [OP_ASYNC] = "msync fsync", [OP_OPENFD] = "open fstat flock calloc mmap munmap fallocate",
     };
     /* under an environment, aim at the fallback it makes run */
     if (env == 1)

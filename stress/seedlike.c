@@ -16,8 +16,8 @@
  * and one the crate cannot have (it has no persistent vector), so that the
  * crash driver is proven able to fail too:
  *   shrink_without_sync         shrink_to_fit cuts the file below the synced
- *                               length without syncing first: the durable
- *                               header then claims bytes the file lost
+ *                               length: the durable header then claims bytes
+ *                               the file lost
  *
  * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
  * same errno convention (failinfo, else EIO), so the fault harness injects
@@ -95,7 +95,7 @@ static int fp(const char *name)
 #define FP(call) fp("diskalloc/" call)
 
 static const char *const points[] = {
-    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",   "diskalloc/dup",
+    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",
     "diskalloc/fstat",     "diskalloc/flock",    "diskalloc/calloc",   "diskalloc/mmap",
     "diskalloc/munmap",    "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
     "diskalloc/msync",     "diskalloc/fsync",    NULL,
@@ -294,7 +294,7 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
         return DA_EINVAL;
     *out = NULL;
     failed_reserve = 0;
-    int d = FP("dup") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int d = FP("open") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d < 0)
         return errno == EBADF ? DA_EINVAL : errno;
     size_t size = 0;
@@ -778,15 +778,13 @@ int da_vec_shrink_to_fit(da_vec *v)
         return DA_EINVAL;
     if (*v->poison_)
         return DA_EPOISONED;
-    size_t bytes = up(v->len * v->elem_size, v->arena_->page);
+    /* the contract: a persistent vector keeps room for its synced length */
+    size_t keep = v->len;
+    if (v->persistent_ && v->synced_len_ > keep && defect() != D_SHRINK_WITHOUT_SYNC)
+        keep = v->synced_len_;
+    size_t bytes = up(keep * v->elem_size, v->arena_->page);
     if (bytes >= v->bytes_)
         return 0;
-    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size &&
-        defect() != D_SHRINK_WITHOUT_SYNC) {
-        int e = da_vec_sync(v);
-        if (e)
-            return e;
-    }
     return resize_block(v, bytes);
 }
 
