@@ -412,15 +412,21 @@ static snap take(const mvec *m)
     return s;
 }
 
-static int unchanged(or_ctx *c, int k, const snap *s, const char *what)
+/* A failed call (or one that must do nothing: verb says which) left vector k alone. */
+static int unchanged_as(or_ctx *c, int k, const snap *s, const char *what, const char *verb)
 {
     snap now = take(&c->vec[k]);
     if (now.len != s->len || now.cap != s->cap || now.data != s->data || now.asize != s->asize)
-        return violation(c, "%s failed but changed vector %c: len %zu->%zu cap %zu->%zu data "
+        return violation(c, "%s %s but changed vector %c: len %zu->%zu cap %zu->%zu data "
                             "%p->%p file %zu->%zu",
-                         what, vec_name[k], s->len, now.len, s->cap, now.cap, s->data, now.data,
-                         s->asize, now.asize);
+                         what, verb, vec_name[k], s->len, now.len, s->cap, now.cap, s->data,
+                         now.data, s->asize, now.asize);
     return 0;
+}
+
+static int unchanged(or_ctx *c, int k, const snap *s, const char *what)
+{
+    return unchanged_as(c, k, s, what, "failed");
 }
 
 /* ---- opening and closing the three vectors ---------------------------------- */
@@ -1094,8 +1100,7 @@ static int op_ownarena(or_ctx *c, const or_op *op)
     size_t hdr = k == P ? header_take(c) : 0;
     snap before = take(m);
     char what[96];
-    snprintf(what, sizeof what, "%s on %c's own arena%s", own_call[how], vec_name[k],
-             how == OWN_FREE ? " (C1: a no-op)" : "");
+    snprintf(what, sizeof what, "%s on %c's own arena", own_call[how], vec_name[k]);
     call_begin(c);
     int e = 0;
     switch (how) {
@@ -1130,7 +1135,9 @@ static int op_ownarena(or_ctx *c, const or_op *op)
         return violation(c, "%s failed but set %s", what, out != sentinel() ? "*out" : "*p");
     if (how != OWN_SYNC)
         c->st.clean_errors += e != 0;
-    return header_same(c, hdr, what, "C1: it changes nothing") || unchanged(c, k, &before, what);
+    return header_same(c, hdr, what, "C1: it changes nothing") ||
+           unchanged_as(c, k, &before, what,
+                        how == OWN_FREE ? "is a no-op (C1)" : e ? "failed" : "succeeded");
 }
 
 static int run_op(or_ctx *c, const or_op *op)

@@ -60,8 +60,8 @@ static size_t workload(or_op *w, int fallback)
     w[n++] = mk(OP_EXTEND, P, 0, 700, 1);
     w[n++] = mk(OP_PUSH, S, 0, 0, 0);        /* creates the shared arena */
     w[n++] = mk(OP_EXTEND, S, 0, 600, 1);
-    w[n++] = mk(OP_OPENFD, 0, 2, 3 * 4096, 8);       /* a file with a hole (C2) */
     w[n++] = mk(OP_OPENFD, 0, 1, 5000, 9);           /* the caller holds its flock (C3) */
+    w[n++] = mk(OP_OPENFD, 0, 2, 3 * 4096, 8);       /* a file with a hole (C2) */
     w[n++] = mk(OP_ALLOC, 0, 0, 1 | 100 << 8, 3);   /* 101 bytes, align 8 */
     w[n++] = mk(OP_ALLOC, 0, 1, 5 | 6000 << 8, 6);  /* zeroed, 6001 bytes, align 64 */
     w[n++] = mk(OP_ALLOC, 0, 0, 2 | 50 << 8, 12);   /* 51 bytes, align 4096 */
