@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ static int da_fail(const char *name)
 
 static const char *const da_points[] = {
     "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",
-    "diskalloc/dup",       "diskalloc/fstat",    "diskalloc/flock",
+    "diskalloc/fstat",     "diskalloc/flock",
     "diskalloc/calloc",    "diskalloc/mmap",     "diskalloc/munmap",
     "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
     "diskalloc/msync",     "diskalloc/fsync",    NULL,
@@ -53,9 +54,14 @@ struct da_arena {
     size_t size;  /* file size, as last set successfully */
     size_t used;  /* end of the last allocated block */
     size_t page;
+    size_t slot_b; /* persistent: offset of the second header copy */
     int fd;
     int sticky;   /* first msync/fsync error; never cleared */
+    int blocked;  /* nonzero refuses writes: the sticky error, or DA_EFORKED */
+    pid_t pid;    /* the process that opened it: only it may unlock the file */
     unsigned flags;
+    unsigned char vec_owned; /* the arena of da_vec_init/da_vec_open: its vector's alone */
+    da_arena *prev, *next;   /* every open arena, for the fork handler */
 };
 
 /* For da_strerror(ENOMEM): how much this process has reserved, and what the
@@ -64,10 +70,67 @@ static atomic_size_t da_live_arenas, da_live_bytes;
 static _Thread_local size_t da_failed_reserve;
 static _Thread_local char da_msg[512];
 
+/* Every open arena, so that a forked child can make its copies inert: the
+ * child shares the file, its flock and its pages with the parent, and a
+ * truncation or an unlock there would pull them from under the parent. */
+static pthread_mutex_t da_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static da_arena *da_registry;
+static pthread_once_t da_atfork_once = PTHREAD_ONCE_INIT;
+static int da_atfork_err;
+
+static void registry_prepare(void) { pthread_mutex_lock(&da_registry_lock); }
+static void registry_parent(void) { pthread_mutex_unlock(&da_registry_lock); }
+static void registry_child(void)
+{
+    for (da_arena *a = da_registry; a; a = a->next)
+        a->blocked = DA_EFORKED;
+    pthread_mutex_unlock(&da_registry_lock);
+}
+static void registry_init(void)
+{
+    da_atfork_err = pthread_atfork(registry_prepare, registry_parent, registry_child);
+}
+
+static void registry_add(da_arena *a)
+{
+    pthread_mutex_lock(&da_registry_lock);
+    a->next = da_registry;
+    if (da_registry)
+        da_registry->prev = a;
+    da_registry = a;
+    pthread_mutex_unlock(&da_registry_lock);
+}
+
+static void registry_remove(da_arena *a)
+{
+    pthread_mutex_lock(&da_registry_lock);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        da_registry = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    pthread_mutex_unlock(&da_registry_lock);
+}
+
+/* 0 when the arena may change its file, else the code a write returns. */
+static int refusal(const da_arena *a)
+{
+    if (a->blocked == DA_EFORKED)
+        return DA_EFORKED;
+    return a->blocked ? DA_EPOISONED : 0;
+}
+
+/* Persistent vector files.  Format 2 keeps the two header copies in separate
+ * 4 KiB blocks (a drive that loses a whole 4K sector loses one copy at most);
+ * format 1 files, with both copies in the first 4 KiB, keep their layout. */
 #define DA_HDR_MAGIC "DAVEC\0\1\0"
-#define DA_HDR_VERSION 1u
-#define DA_HDR_SLOT1 512u    /* second header copy, in another sector */
-#define DA_HDR_MIN_DATA 4096u
+#define DA_HDR_VERSION 2u
+#define DA_HDR_BLOCK 4096u       /* data_off is a multiple of it */
+#define DA_HDR_SLOT_V1 512u      /* format 1: second copy, in another sector */
+#define DA_HDR_SLOT_V2 4096u     /* format 2: second copy, in another 4 KiB block */
+#define DA_HDR_DATA_V1 4096u     /* smallest data offset of each format */
+#define DA_HDR_DATA_V2 8192u
 
 /* ---- size arithmetic ---------------------------------------------------- */
 
@@ -80,13 +143,23 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* ---- system calls, each behind its fail point; 0 or an errno ----------- */
 
+/* errno, as a return value; an ENOMEM from anything but a reservation must
+ * not be described as an exhausted address space */
+static int sys_err(void)
+{
+    int e = errno;
+    if (e == ENOMEM)
+        da_failed_reserve = 0;
+    return e;
+}
+
 static int sys_ftruncate(int fd, size_t n)
 {
     int r = DA_FP("ftruncate");
     if (r == 0)
         r = ftruncate(fd, (off_t)n);
     if (r != 0)
-        return errno;
+        return sys_err();
     return 0;
 }
 
@@ -96,7 +169,7 @@ static int sys_fallocate(int fd, int mode, size_t off, size_t len)
     if (r == 0)
         r = fallocate(fd, mode, (off_t)off, (off_t)len);
     if (r != 0)
-        return errno;
+        return sys_err();
     return 0;
 }
 
@@ -106,7 +179,7 @@ static int sys_msync(void *p, size_t len)
     if (r == 0)
         r = msync(p, len, MS_SYNC);
     if (r != 0)
-        return errno;
+        return sys_err();
     return 0;
 }
 
@@ -116,7 +189,7 @@ static int sys_fsync(int fd)
     if (r == 0)
         r = fsync(fd);
     if (r != 0)
-        return errno;
+        return sys_err();
     return 0;
 }
 
@@ -142,22 +215,61 @@ static void punch(da_arena *a, size_t from, size_t to)
 
 /* For file systems without fallocate: writing zeros allocates the blocks and
  * reports ENOSPC now, as fallocate would.  (On copy-on-write file systems no
- * method can promise that later stores find space.) */
-static int fill_zeros(da_arena *a, size_t from, size_t to)
+ * method can promise that later stores find space.)  The descriptor is always
+ * the library's own open file description, never one opened with O_APPEND,
+ * so each write lands at its offset. */
+static int write_zeros(int fd, size_t from, size_t to)
 {
-    static char zeros[1 << 16];
+    static const char zeros[1 << 16];
     for (size_t off = from; off < to;) {
         ssize_t w = DA_FP("pwrite") ? -1
-                                    : pwrite(a->fd, zeros, min_size(to - off, sizeof zeros),
+                                    : pwrite(fd, zeros, min_size(to - off, sizeof zeros),
                                              (off_t)off);
-        if (w < 1) {
-            int e = errno;
-            (void)sys_ftruncate(a->fd, a->size);
-            return e;
-        }
+        if (w < 0)
+            return sys_err();
         off += (size_t)w;
     }
+    return 0;
+}
+
+static int fill_zeros(da_arena *a, size_t from, size_t to)
+{
+    int e = write_zeros(a->fd, from, to);
+    if (e != 0) {
+        (void)sys_ftruncate(a->fd, a->size);
+        return e;
+    }
     a->size = to;
+    return 0;
+}
+
+/* A file from elsewhere may have holes (cp --sparse=always, tar -S, rsync -S,
+ * a restored backup): its size is no proof that its blocks exist, and a store
+ * into a hole on a full disk is SIGBUS.  Allocate them at open, so a full disk
+ * is an error of the open.  Holes read as zeros, so filling them with zeros
+ * changes no byte; neither call changes the size. */
+static int allocate_existing(int fd, size_t size, unsigned flags)
+{
+    if (size == 0 || (flags & DA_SPARSE))
+        return 0;
+    int e = sys_fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size);
+    if (e != EOPNOTSUPP)
+        return e;
+    for (size_t at = 0; at < size;) {
+        off_t hole = lseek(fd, (off_t)at, SEEK_HOLE);
+        if (hole < 0)
+            return sys_err();
+        if ((size_t)hole >= size)
+            return 0;
+        off_t data = lseek(fd, hole, SEEK_DATA);
+        if (data < 0 && errno != ENXIO) /* ENXIO: a hole up to the end */
+            return sys_err();
+        size_t end = data < 0 ? size : min_size((size_t)data, size);
+        e = write_zeros(fd, (size_t)hole, end);
+        if (e != 0)
+            return e;
+        at = end;
+    }
     return 0;
 }
 
@@ -209,7 +321,9 @@ static int parse_size(const char *s, size_t *out)
         return DA_EINVAL;
     unsigned shift = 0;
     const char *units = "KMGTP";
-    const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+    /* an upper-cased blank is '\0', which strchr would find in any string */
+    int unit = *end & ~0x20;
+    const char *u = unit ? strchr(units, unit) : NULL;
     if (u) {
         shift = 10u * (unsigned)(u - units + 1);
         end++;
@@ -239,22 +353,38 @@ static int reserve_size(const da_config *cfg, size_t page, size_t *out)
     return 0;
 }
 
-/* A descriptor from da_arena_open_fd shares its open file, and so its flock,
- * with the caller's descriptor: closing ours alone would leave the file
- * locked for as long as the caller keeps its own open. */
+/* Everything about a config that can be wrong, checked before any file is
+ * opened or created. */
+static int config_check(const da_config *cfg, size_t page, size_t *reserved)
+{
+    if (cfg && (cfg->flags & ~DA_SPARSE))
+        return DA_EINVAL;
+    pthread_once(&da_atfork_once, registry_init);
+    if (da_atfork_err != 0) /* no way to make a forked child's copies inert */
+        return da_atfork_err;
+    return reserve_size(cfg, page, reserved);
+}
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+/* The owner unlocks before closing: a forked child may still hold a copy of
+ * the descriptor, and with it the lock, for as long as it lives. */
 static void release_fd(int fd)
 {
     (void)flock(fd, LOCK_UN);
     close(fd);
 }
 
-/* Takes ownership of fd: on failure it is released. */
+/* Takes ownership of fd on success; on failure the caller still holds it
+ * (da_vec_open must remove a file it created before the lock goes). */
 static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), reserved = 0;
-    int e = (cfg && (cfg->flags & ~DA_SPARSE)) ? DA_EINVAL : reserve_size(cfg, page, &reserved);
+    size_t page = page_size(), reserved = 0;
+    int e = config_check(cfg, page, &reserved);
     if (e == 0 && size > reserved)
         e = DA_ECAPACITY;
+    if (e == 0)
+        e = allocate_existing(fd, size, cfg ? cfg->flags : 0);
     da_arena *a = NULL;
     if (e == 0) {
         a = DA_FP("calloc") ? NULL : calloc(1, sizeof *a);
@@ -277,7 +407,6 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
     }
     if (e != 0) {
         free(a);
-        release_fd(fd);
         return e;
     }
     a->reserved = reserved;
@@ -285,7 +414,9 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
     a->used = size;
     a->page = page;
     a->fd = fd;
+    a->pid = getpid();
     a->flags = cfg ? cfg->flags : 0;
+    registry_add(a);
     atomic_fetch_add(&da_live_arenas, 1);
     atomic_fetch_add(&da_live_bytes, reserved);
     *out = a;
@@ -301,7 +432,8 @@ static const char *temp_dir(const da_config *cfg)
 }
 
 /* An unnamed file: O_TMPFILE where the file system has it, else a file with
- * an unguessable name that is unlinked at once. */
+ * an unguessable name that is unlinked at once.  (A process killed between
+ * mkostemp and unlink leaves that name behind: no call can close the gap.) */
 static int open_temp(const char *dir, int *fd_out)
 {
     int fd = DA_FP("open") ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -333,9 +465,16 @@ int da_arena_open(da_arena **out, const da_config *cfg)
         return DA_EINVAL;
     *out = NULL;
     da_failed_reserve = 0;
+    size_t reserved;
+    int e = config_check(cfg, page_size(), &reserved);
     int fd = -1;
-    int e = open_temp(temp_dir(cfg), &fd);
-    return e ? e : arena_new(out, fd, 0, cfg);
+    if (e == 0)
+        e = open_temp(temp_dir(cfg), &fd);
+    if (e == 0)
+        e = arena_new(out, fd, 0, cfg);
+    if (e != 0 && fd >= 0)
+        close(fd);
+    return e;
 }
 
 /* One handle per file: a second arena over the same file would disagree
@@ -350,16 +489,39 @@ static int lock_file(int fd)
     return 0;
 }
 
-static int regular_size(int fd, size_t *size)
+static int stat_fd(int fd, struct stat *st)
 {
-    struct stat st;
     int r = DA_FP("fstat");
     if (r == 0)
-        r = fstat(fd, &st);
-    if (r != 0)
-        return errno;
-    *size = (size_t)st.st_size;
-    return S_ISREG(st.st_mode) ? 0 : DA_EINVAL;
+        r = fstat(fd, st);
+    return r != 0 ? sys_err() : 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* The library's own open file description of the file behind fd.  A dup
+ * would share the caller's description: its O_APPEND (which turns pwrite
+ * into appends) and its flock, which our unlock would release. */
+static int reopen_fd(int fd, const struct stat *st, int *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int own = DA_FP("open") ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (own < 0)
+        return sys_err();
+    struct stat now;
+    int e = stat_fd(own, &now);
+    if (e == 0 && !same_file(st, &now))
+        e = DA_EINVAL; /* fd was closed and reused meanwhile by another thread */
+    if (e != 0) {
+        close(own);
+        return e;
+    }
+    *out = own;
+    return 0;
 }
 
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
@@ -368,32 +530,53 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
         return DA_EINVAL;
     *out = NULL;
     da_failed_reserve = 0;
-    int dup = DA_FP("dup") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0)
-        return errno == EBADF ? DA_EINVAL : errno;
-    size_t size = 0;
-    int e = regular_size(dup, &size);
+    size_t reserved;
+    int e = config_check(cfg, page_size(), &reserved);
+    if (e != 0)
+        return e;
+    /* read and write access, no O_PATH: the mapping needs both, and an
+     * O_PATH descriptor must not be turned into a writable one */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) != O_RDWR)
+        return DA_EINVAL;
+    struct stat st;
+    e = stat_fd(fd, &st);
+    if (e == 0 && !S_ISREG(st.st_mode))
+        e = DA_EINVAL;
+    int own = -1;
     if (e == 0)
-        e = lock_file(dup);
+        e = reopen_fd(fd, &st, &own);
+    if (e != 0)
+        return e;
+    e = lock_file(own);
     if (e != 0) {
-        close(dup);
+        close(own); /* never locked: closing releases nothing of the caller's */
         return e;
     }
-    return arena_new(out, dup, size, cfg);
+    e = arena_new(out, own, (size_t)st.st_size, cfg);
+    if (e != 0)
+        release_fd(own);
+    return e;
 }
 
 int da_arena_close(da_arena *a)
 {
     if (!a)
         return 0;
-    int e = a->sticky;
+    /* a forked child's copy: the file, its size and its lock are the parent's */
+    int forked = a->blocked == DA_EFORKED || a->pid != getpid();
+    int e = forked ? 0 : a->sticky;
     /* A failed munmap can only leak the range; the arena is gone anyway. */
     int r = DA_FP("munmap");
     if (r == 0)
         r = munmap(a->base, a->reserved);
     if (r != 0)
         e = e ? e : errno;
-    release_fd(a->fd);
+    if (forked)
+        close(a->fd);
+    else
+        release_fd(a->fd);
+    registry_remove(a);
     atomic_fetch_sub(&da_live_arenas, 1);
     atomic_fetch_sub(&da_live_bytes, a->reserved);
     free(a);
@@ -405,15 +588,22 @@ size_t da_arena_size(const da_arena *a) { return a ? a->size : 0; }
 size_t da_arena_reserved(const da_arena *a) { return a ? a->reserved : 0; }
 int da_arena_error(const da_arena *a) { return a ? a->sticky : DA_EINVAL; }
 
+/* Why a caller outside the vector may not change this arena, or 0. */
+static int foreign_refusal(const da_arena *a)
+{
+    if (!a || a->vec_owned)
+        return DA_EINVAL; /* a vector's own arena: its data must never move */
+    return refusal(a);
+}
+
 int da_arena_resize(da_arena *a, size_t size)
 {
-    if (!a)
-        return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    int e = foreign_refusal(a);
+    if (e != 0)
+        return e;
     if (size > a->reserved)
         return DA_ECAPACITY;
-    int e = set_size(a, size, a->size);
+    e = set_size(a, size, a->size);
     if (e == 0)
         a->used = min_size(a->used, size);
     return e;
@@ -430,8 +620,11 @@ static int sync_range(da_arena *a, size_t off, size_t len)
 /* Callers return early once poisoned, so e is the first I/O error. */
 static int poison(da_arena *a, int e)
 {
-    if (e != 0)
+    if (e != 0) {
         a->sticky = e;
+        if (a->blocked == 0)
+            a->blocked = e;
+    }
     return e;
 }
 
@@ -439,6 +632,8 @@ int da_arena_sync(da_arena *a)
 {
     if (!a)
         return DA_EINVAL;
+    if (a->blocked == DA_EFORKED)
+        return DA_EFORKED;
     if (a->sticky)
         return a->sticky;
     int e = sync_range(a, 0, a->size);
@@ -468,8 +663,9 @@ static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **
 {
     if (!a || !out || !is_pow2(align))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    int e = refusal(a);
+    if (e != 0)
+        return e;
     if (size == 0) {
         *out = dangling(align);
         return 0;
@@ -482,7 +678,7 @@ static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **
     if (off > a->reserved || size > a->reserved - off)
         return DA_ECAPACITY;
     size_t end = off + size, old_size = a->size;
-    int e = set_size(a, max_size(round_up(end, a->page), old_size), round_down(off, a->page));
+    e = set_size(a, max_size(round_up(end, a->page), old_size), round_down(off, a->page));
     if (e)
         return e;
     if (zero)
@@ -494,15 +690,38 @@ static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **
 
 int da_alloc(da_arena *a, size_t size, size_t align, void **out)
 {
-    return alloc_block(a, size, align, 0, out);
+    return a && a->vec_owned ? DA_EINVAL : alloc_block(a, size, align, 0, out);
 }
 
 int da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out)
 {
-    return alloc_block(a, size, align, 1, out);
+    return a && a->vec_owned ? DA_EINVAL : alloc_block(a, size, align, 1, out);
 }
 
 static int aligned(const void *p, size_t align) { return ((uintptr_t)p & (align - 1)) == 0; }
+
+/* Bytes below `used` are never handed out again, so a punched hole is never
+ * reused (it would be a sparse page: SIGBUS on a full disk).  Once poisoned
+ * the file is left alone; a forked child's copy changes nothing. */
+static void free_block(da_arena *a, void *p, size_t size)
+{
+    if (!a || size == 0 || !owns(a, p, size) || a->blocked == DA_EFORKED)
+        return;
+    size_t off = (size_t)((unsigned char *)p - a->base);
+    if (off + size == a->used) {
+        a->used = off;
+        if (!a->blocked)
+            (void)set_size(a, min_size(round_up(off, a->page), a->size), 0);
+    } else if (!a->blocked) {
+        punch(a, round_up(off, a->page), round_down(off + size, a->page));
+    }
+}
+
+void da_free(da_arena *a, void *p, size_t size)
+{
+    if (a && !a->vec_owned)
+        free_block(a, p, size);
+}
 
 /* Allocate new_size at the end, copy keep bytes, free the old block. */
 static int move_block(da_arena *a, void **p, size_t old_size, size_t new_size, size_t keep,
@@ -513,7 +732,7 @@ static int move_block(da_arena *a, void **p, size_t old_size, size_t new_size, s
     if (e)
         return e;
     memcpy(q, *p, keep);
-    da_free(a, *p, old_size);
+    free_block(a, *p, old_size);
     *p = q;
     return 0;
 }
@@ -527,15 +746,16 @@ static int grow_block(da_arena *a, void **p, size_t old_size, size_t new_size, s
         return alloc_block(a, new_size, align, zero, p);
     if (!owns(a, *p, old_size))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    int e = refusal(a);
+    if (e != 0)
+        return e;
     size_t off = (size_t)((unsigned char *)*p - a->base);
     if (off + old_size != a->used || !aligned(*p, align))
         return move_block(a, p, old_size, new_size, old_size, align, zero);
     if (new_size > a->reserved - off)
         return DA_ECAPACITY;
     size_t end = off + new_size, old_file = a->size;
-    int e = set_size(a, max_size(round_up(end, a->page), old_file), old_file);
+    e = set_size(a, max_size(round_up(end, a->page), old_file), old_file);
     if (e)
         return e;
     if (zero)
@@ -546,15 +766,18 @@ static int grow_block(da_arena *a, void **p, size_t old_size, size_t new_size, s
 
 int da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
 {
-    return grow_block(a, p, old_size, new_size, align, 0);
+    return a && a->vec_owned ? DA_EINVAL : grow_block(a, p, old_size, new_size, align, 0);
 }
 
 int da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
 {
-    return grow_block(a, p, old_size, new_size, align, 1);
+    return a && a->vec_owned ? DA_EINVAL : grow_block(a, p, old_size, new_size, align, 1);
 }
 
-int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+/* A last block shrinks by moving the end of the file, and a refused
+ * truncation is reported (also to 0 bytes); any other block releases its
+ * freed pages, which cannot fail in a way that matters. */
+static int shrink_block(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
 {
     if (!a || !p || !is_pow2(align) || new_size > old_size)
         return DA_EINVAL;
@@ -562,39 +785,28 @@ int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t al
         return 0;
     if (!owns(a, *p, old_size))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
-    if (new_size == 0) {
-        da_free(a, *p, old_size);
-        *p = dangling(align);
-        return 0;
-    }
-    if (!aligned(*p, align))
+    int e = refusal(a);
+    if (e != 0)
+        return e;
+    if (new_size != 0 && !aligned(*p, align))
         return move_block(a, p, old_size, new_size, new_size, align, 0);
     size_t off = (size_t)((unsigned char *)*p - a->base), end = off + new_size;
     if (off + old_size != a->used) {
         punch(a, round_up(end, a->page), round_down(off + old_size, a->page));
-        return 0;
-    }
-    int e = set_size(a, min_size(round_up(end, a->page), a->size), 0);
-    if (e == 0)
+    } else {
+        e = set_size(a, min_size(round_up(end, a->page), a->size), 0);
+        if (e)
+            return e;
         a->used = end;
-    return e;
+    }
+    if (new_size == 0)
+        *p = dangling(align);
+    return 0;
 }
 
-/* Bytes below `used` are never handed out again, so a punched hole is never
- * reused (it would be a sparse page: SIGBUS on a full disk). */
-void da_free(da_arena *a, void *p, size_t size)
+int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
 {
-    if (!a || size == 0 || !owns(a, p, size))
-        return;
-    size_t off = (size_t)((unsigned char *)p - a->base);
-    if (off + size == a->used) {
-        a->used = off;
-        (void)set_size(a, min_size(round_up(off, a->page), a->size), 0);
-    } else {
-        punch(a, round_up(off, a->page), round_down(off + size, a->page));
-    }
+    return a && a->vec_owned ? DA_EINVAL : shrink_block(a, p, old_size, new_size, align);
 }
 
 /* ---- vectors ----------------------------------------------------------------- */
@@ -612,9 +824,10 @@ static void *vec_home(const da_vec *v)
 static void vec_attach(da_vec *v, da_arena *a, size_t elem_size, int own)
 {
     v->arena_ = a;
-    v->poison_ = &a->sticky;
+    v->poison_ = &a->blocked;
     v->elem_size = elem_size;
     v->own_arena_ = (unsigned char)own;
+    a->vec_owned = (unsigned char)own;
     v->head_ = a->used;
     v->data = vec_home(v);
 }
@@ -638,10 +851,26 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a)
     if (!v)
         return DA_EINVAL;
     memset(v, 0, sizeof *v);
-    if (elem_size == 0 || !a)
+    if (elem_size == 0 || !a || a->vec_owned)
         return DA_EINVAL;
     vec_attach(v, a, elem_size, 0);
     return 0;
+}
+
+/* An own arena holds nothing but the vector's block, from head_ to the end
+ * of the file: it grows and shrinks in place by moving the end of the file,
+ * and never moves (a persistent file made where pages were 4 KiB keeps its
+ * data offset where they are 64 KiB). */
+static int own_set_bytes(da_vec *v, size_t bytes)
+{
+    da_arena *a = v->arena_;
+    if (bytes > a->reserved - v->head_)
+        return DA_ECAPACITY;
+    size_t end = v->head_ + bytes;
+    int e = set_size(a, min_size(round_up(end, a->page), a->reserved), a->size);
+    if (e == 0)
+        a->used = end;
+    return e;
 }
 
 /* Set the block to `bytes` (a multiple of the page size). */
@@ -649,12 +878,12 @@ static int vec_set_bytes(da_vec *v, size_t bytes)
 {
     da_arena *a = v->arena_;
     void *p = v->data;
-    /* An own arena's block stays where it is (a persistent file made where
-     * pages were 4 KiB keeps its data offset where they are 64 KiB); in a
-     * shared arena whole pages let a moved block's old pages be released. */
-    size_t align = v->own_arena_ ? 1 : a->page;
-    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, align)
-                              : da_shrink(a, &p, v->bytes_, bytes, align);
+    int e;
+    if (v->own_arena_)
+        e = own_set_bytes(v, bytes);
+    else /* whole pages let a moved block's old pages be released */
+        e = bytes > v->bytes_ ? grow_block(a, &p, v->bytes_, bytes, a->page, 0)
+                              : shrink_block(a, &p, v->bytes_, bytes, a->page);
     if (e)
         return e;
     v->bytes_ = bytes;
@@ -668,7 +897,7 @@ static int vec_reserve(da_vec *v, size_t additional, int exact)
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
+        return refusal(v->arena_);
     if (additional <= v->cap - v->len)
         return 0;
     size_t page = v->arena_->page;
@@ -723,7 +952,7 @@ int da_vec_pop(da_vec *v, void *out)
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
+        return refusal(v->arena_);
     if (v->len == 0)
         return DA_EEMPTY;
     v->len--;
@@ -745,7 +974,7 @@ void *da_vec_at(const da_vec *v, size_t i)
 
 /* ---- persistent vectors -------------------------------------------------------- */
 
-/* Two header copies, written alternately; the valid one with the higher
+/* Two header copies, written alternately; the valid one with the newer
  * sequence number wins, so a torn header write loses at most that sync. */
 typedef struct {
     unsigned char magic[8];
@@ -762,31 +991,43 @@ static uint64_t header_sum(const da_header *h)
     return x;
 }
 
-static int header_read(const da_arena *a, size_t slot, da_header *h)
+/* Sequence numbers wrap: the newer is the one less than 2^63 ahead. */
+static int seq_newer(uint64_t a, uint64_t b) { return (int64_t)(a - b) > 0; }
+
+/* The copy at `slot` is a header of the format that puts a copy there, and
+ * every field fits the file; a file from elsewhere is untrusted input. */
+static int header_read(const da_arena *a, size_t slot, unsigned version, da_header *h)
 {
+    size_t min_data = version == 1 ? DA_HDR_DATA_V1 : DA_HDR_DATA_V2;
+    if (a->size < min_data)
+        return 0;
     memcpy(h, a->base + slot, sizeof *h);
-    return memcmp(h->magic, DA_HDR_MAGIC, 8) == 0 && h->sum == header_sum(h);
+    return memcmp(h->magic, DA_HDR_MAGIC, 8) == 0 && h->sum == header_sum(h) &&
+           h->version == version && h->header_size == sizeof *h && h->elem_size != 0 &&
+           h->data_off >= min_data && h->data_off % DA_HDR_BLOCK == 0 &&
+           h->data_off <= a->size && h->len <= (a->size - h->data_off) / h->elem_size;
 }
 
 /* Publish v->len as the durable length: the data was synced before. */
-static int header_commit(da_vec *v)
+static int header_commit(da_vec *v, unsigned version)
 {
     da_arena *a = v->arena_;
     da_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, DA_HDR_MAGIC, 8);
-    h.version = DA_HDR_VERSION;
+    h.version = version;
     h.header_size = sizeof h;
     h.elem_size = v->elem_size;
     h.len = v->len;
     h.data_off = v->head_;
     h.seq = v->seq_ + 1;
     h.sum = header_sum(&h);
-    unsigned char *slot = a->base + (h.seq & 1 ? DA_HDR_SLOT1 : 0);
+    size_t at = h.seq & 1 ? a->slot_b : 0;
+    unsigned char *slot = a->base + at;
     da_header old;
     memcpy(&old, slot, sizeof old);
     memcpy(slot, &h, sizeof h);
-    int e = sys_msync(a->base, a->page);
+    int e = sync_range(a, at, sizeof h);
     e = poison(a, e ? e : sys_fsync(a->fd));
     if (e != 0) {
         /* the page cache must not show a length that never became durable:
@@ -806,33 +1047,128 @@ static int all_zero(const unsigned char *p, size_t n)
     return n == 0;
 }
 
-/* Read the newest valid header; a file that has none but is all zeros up to
- * its size is one whose creation was cut short, and starts afresh. */
-static int vec_load(da_vec *v, size_t elem_size)
+/* The copies in force: copy A at 0 names the format, and with it where copy
+ * B is; when A is damaged, B is looked for where either format keeps it.
+ * Returns the newest valid copy, or NULL. */
+static const da_header *header_pick(da_arena *a, da_header *ha, da_header *hb)
+{
+    int ok_a = header_read(a, 0, 1, ha) || header_read(a, 0, 2, ha);
+    int ok_b;
+    if (ok_a)
+        ok_b = header_read(a, ha->version == 1 ? DA_HDR_SLOT_V1 : DA_HDR_SLOT_V2, ha->version, hb);
+    else
+        ok_b = header_read(a, DA_HDR_SLOT_V1, 1, hb) || header_read(a, DA_HDR_SLOT_V2, 2, hb);
+    if (ok_a && ok_b)
+        return seq_newer(hb->seq, ha->seq) ? hb : ha;
+    return ok_a ? ha : ok_b ? hb : NULL;
+}
+
+/* Read the header in force; a file that has none but is all zeros up to its
+ * size is one whose creation was cut short, and starts afresh.  *fresh says
+ * a first header was written (the directory entry is then synced too). */
+static int vec_load(da_vec *v, size_t elem_size, int *fresh)
 {
     da_arena *a = v->arena_;
-    size_t head = max_size(DA_HDR_MIN_DATA, a->page);
-    da_header h0, h1;
-    int ok0 = a->size > 0 && header_read(a, 0, &h0);
-    int ok1 = a->size > 0 && header_read(a, DA_HDR_SLOT1, &h1);
-    if (!ok0 && !ok1) {
+    da_header ha, hb;
+    const da_header *h = header_pick(a, &ha, &hb);
+    if (!h) {
+        size_t head = max_size(DA_HDR_DATA_V2, a->page);
         if (a->size > head || !all_zero(a->base, a->size))
             return DA_EBADFILE;
         int e = set_size(a, head, 0);
         v->head_ = head;
-        return e ? e : header_commit(v);
+        a->slot_b = DA_HDR_SLOT_V2;
+        *fresh = 1;
+        return e ? e : header_commit(v, DA_HDR_VERSION);
     }
-    const da_header *h = ok0 && (!ok1 || h0.seq > h1.seq) ? &h0 : &h1;
-    if (h->version != DA_HDR_VERSION || h->elem_size != elem_size ||
-        h->data_off < DA_HDR_MIN_DATA || h->data_off % DA_HDR_MIN_DATA != 0 ||
-        h->data_off > a->size || h->len > (a->size - h->data_off) / elem_size)
+    if (h->elem_size != elem_size)
         return DA_EBADFILE;
+    a->slot_b = h->version == 1 ? DA_HDR_SLOT_V1 : DA_HDR_SLOT_V2;
     v->head_ = (size_t)h->data_off;
     v->len = v->synced_len_ = (size_t)h->len;
     v->seq_ = h->seq;
     v->bytes_ = a->size - v->head_;
     v->cap = v->bytes_ / elem_size;
     return 0;
+}
+
+static unsigned vec_version(const da_vec *v)
+{
+    return v->arena_->slot_b == DA_HDR_SLOT_V1 ? 1 : 2;
+}
+
+/* open(2) of a path that is not a regular file can have side effects (a
+ * terminal becomes the controlling one, a FIFO or a device blocks): probe
+ * with O_PATH first, then open for writing and check it is the same file. */
+static int open_vec_file(const char *path, int *fd_out, int *created)
+{
+    int probe = DA_FP("open") ? -1 : open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (probe < 0 && errno == ENOENT) {
+        int fd = DA_FP("open") ? -1
+                               : open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                      0600);
+        if (fd >= 0) {
+            *created = 1;
+            *fd_out = fd;
+            return 0;
+        }
+        if (errno != EEXIST) /* else created meanwhile by someone else: probe it */
+            return errno;
+        probe = DA_FP("open") ? -1 : open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (probe < 0)
+        return errno;
+    struct stat st, now;
+    int e = stat_fd(probe, &st);
+    if (e == 0 && S_ISLNK(st.st_mode))
+        e = ELOOP;
+    else if (e == 0 && !S_ISREG(st.st_mode))
+        e = DA_EBADFILE;
+    int fd = -1;
+    if (e == 0) {
+        fd = DA_FP("open") ? -1
+                           : open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        e = fd < 0 ? errno : stat_fd(fd, &now);
+        if (e == 0 && !same_file(&st, &now))
+            e = DA_EBADFILE; /* replaced between the probe and the open */
+        if (e != 0 && fd >= 0)
+            close(fd);
+    }
+    close(probe);
+    if (e == 0)
+        *fd_out = fd;
+    return e;
+}
+
+/* A new file's directory entry is durable only once its directory is
+ * synced (POSIX; ext4 often does more, other file systems need not). */
+static int sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir)
+        return ENAMETOOLONG;
+    if (slash)
+        memcpy(dir, path, n);
+    if (!slash || n == 0) /* "file" or "/file" */
+        n = (size_t)snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    dir[n] = '\0';
+    int fd = DA_FP("open") ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int e = sys_fsync(fd);
+    close(fd);
+    return e;
+}
+
+/* Undo a creation: only while the lock is ours, and only if the path still
+ * names the file this call created. */
+static void unlink_created(const char *path, const struct stat *st)
+{
+    struct stat at;
+    if (lstat(path, &at) == 0 && same_file(st, &at))
+        (void)unlink(path);
 }
 
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
@@ -843,27 +1179,45 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (!path || elem_size == 0)
         return DA_EINVAL;
     da_failed_reserve = 0;
-    int fd = DA_FP("open") ? -1
-                           : open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return errno;
-    size_t size = 0;
-    int e = lock_file(fd);
-    if (e == 0)
-        e = regular_size(fd, &size);
-    if (e != 0) {
-        close(fd);
-        return e == DA_EINVAL ? DA_EBADFILE : e;
-    }
-    da_arena *a;
-    e = arena_new(&a, fd, size, cfg);
-    if (e)
+    size_t reserved;
+    int e = config_check(cfg, page_size(), &reserved);
+    if (e != 0)
         return e;
+    int fd = -1, created = 0;
+    e = open_vec_file(path, &fd, &created);
+    if (e != 0)
+        return e;
+    struct stat st;
+    int stat_err = stat_fd(fd, &st);
+    e = stat_err ? stat_err : lock_file(fd);
+    if (e != 0) {
+        /* a file this call made with O_EXCL is removed; but EWOULDBLOCK means
+         * another handle opened and locked it meanwhile: it is theirs now */
+        if (created && stat_err)
+            (void)unlink(path);
+        else if (created && e != EWOULDBLOCK)
+            unlink_created(path, &st);
+        close(fd); /* never locked */
+        return e;
+    }
+    da_arena *a = NULL;
+    e = arena_new(&a, fd, (size_t)st.st_size, cfg);
+    if (e != 0) {
+        if (created) /* before the lock goes */
+            unlink_created(path, &st);
+        release_fd(fd);
+        return e;
+    }
     vec_attach(v, a, elem_size, 1);
     v->persistent_ = 1;
-    e = vec_load(v, elem_size);
-    if (e) {
-        da_arena_close(a);
+    int fresh = 0;
+    e = vec_load(v, elem_size, &fresh);
+    if (e == 0 && fresh)
+        e = sync_parent(path);
+    if (e != 0) {
+        if (created) /* before the lock goes with the arena */
+            unlink_created(path, &st);
+        (void)da_arena_close(a); /* the error that matters is e */
         memset(v, 0, sizeof *v);
         return e;
     }
@@ -879,27 +1233,26 @@ int da_vec_sync(da_vec *v)
     da_arena *a = v->arena_;
     if (!v->persistent_)
         return da_arena_sync(a);
+    if (a->blocked == DA_EFORKED)
+        return DA_EFORKED;
     if (a->sticky)
         return a->sticky;
     int e = poison(a, sync_range(a, v->head_, v->len * v->elem_size));
-    return e ? e : header_commit(v);
+    return e ? e : header_commit(v, vec_version(v));
 }
 
+/* Never writes a header: a persistent vector keeps the file long enough for
+ * the length its durable header claims. */
 int da_vec_shrink_to_fit(da_vec *v)
 {
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
-    size_t bytes = round_up(v->len * v->elem_size, v->arena_->page);
+        return refusal(v->arena_);
+    size_t keep = v->persistent_ ? max_size(v->len, v->synced_len_) : v->len;
+    size_t bytes = round_up(keep * v->elem_size, v->arena_->page);
     if (bytes >= v->bytes_)
         return 0;
-    /* the durable header must never claim more than the file holds */
-    if (v->persistent_ && bytes < v->synced_len_ * v->elem_size) {
-        int e = da_vec_sync(v);
-        if (e)
-            return e;
-    }
     return vec_set_bytes(v, bytes);
 }
 
@@ -907,12 +1260,13 @@ int da_vec_close(da_vec *v)
 {
     if (!v || !v->arena_)
         return 0;
-    int e = v->persistent_ ? da_vec_sync(v) : 0;
+    int forked = v->arena_->blocked == DA_EFORKED;
+    int e = v->persistent_ && !forked ? da_vec_sync(v) : 0;
     if (v->own_arena_) {
         int c = da_arena_close(v->arena_);
         e = e ? e : c;
     } else {
-        da_free(v->arena_, v->data, v->bytes_);
+        free_block(v->arena_, v->data, v->bytes_);
     }
     memset(v, 0, sizeof *v);
     return e;
@@ -943,9 +1297,15 @@ static const char *own_error(int err)
         return "pop from an empty vector (DA_EEMPTY): check len before popping.";
     case DA_EINVAL:
         return "invalid argument (DA_EINVAL): a NULL pointer, a zero element size, an "
-               "alignment that is not a power of two, a block not from this arena, a descriptor "
-               "that is not a regular file, unknown flags, or an unparsable DISKALLOC_RESERVE. "
-               "Fix the call.";
+               "alignment that is not a power of two, a block not from this arena, an allocator "
+               "call on a vector's own arena, a descriptor that is not a regular file open for "
+               "reading and writing, unknown flags, or an unparsable DISKALLOC_RESERVE; nothing "
+               "changed. Fix the call.";
+    case DA_EFORKED:
+        return "used in a forked child (DA_EFORKED): this arena or vector was inherited "
+               "through fork() and belongs to the parent, which holds its file and lock; "
+               "nothing changed. Open your own arena or vector in the child (closing the "
+               "inherited copy there is safe and leaves the parent's file alone).";
     }
     return "unknown diskalloc error code (negative, but not a DA_E* value).";
 }
@@ -971,26 +1331,34 @@ static const char *system_error(int err)
     case ENOMEM:
         return enomem_text();
     case ENOSPC:
-        return "no space left on device (ENOSPC): the file system holding the file is full; "
-               "the call changed nothing. Free space, or put the file on a larger file system "
-               "(da_config.dir, $TMPDIR).";
+        return "no space left on device (ENOSPC): the file system holding the file is full. "
+               "From growth or an open: the call changed nothing. From a sync: the arena is "
+               "poisoned (da_arena_error returns it). Free space, or put the file on a larger "
+               "file system (da_config.dir, $TMPDIR).";
     case EDQUOT:
-        return "disk quota exceeded (EDQUOT): your quota on the file system is used up; the "
-               "call changed nothing. Free space, raise the quota, or use another directory.";
+        return "disk quota exceeded (EDQUOT): your quota on the file system is used up. From "
+               "growth or an open: the call changed nothing. From a sync: the arena is poisoned "
+               "(da_arena_error returns it). Free space, raise the quota, or use another "
+               "directory.";
     case EFBIG:
         return "file too large (EFBIG): the file-size limit (ulimit -f) or the file system's "
                "largest file would be exceeded; the call changed nothing. Raise the limit or "
                "keep the vector smaller.";
     case EIO:
-        return "input/output error (EIO): the device failed; data written since the last "
-               "successful sync may be lost and writes are refused from now on. Check the "
-               "device; reopen a persistent vector to get its last synced state.";
+        return "input/output error (EIO): the device failed. From a sync: data written since "
+               "the last successful sync may be lost, and the arena is poisoned (da_arena_error "
+               "returns it; writes are refused): reopen a persistent vector to get its last "
+               "synced state. From growth or an open: that call changed nothing. Check the "
+               "device.";
     case EWOULDBLOCK:
         return "resource busy (EWOULDBLOCK/EAGAIN): the vector file is held open by another "
                "handle, in this or another process (one at a time), or the system lacked a "
                "transient resource. Close the other handle, or retry.";
     case EINTR:
-        return "interrupted by a signal (EINTR): nothing changed; retry the call.";
+        return "interrupted by a signal (EINTR). From a sync: the kernel may have dropped "
+               "dirty pages, so the arena is poisoned like after EIO (da_arena_error returns "
+               "it); reopen a persistent vector. From any other call: nothing changed; retry "
+               "it.";
     case EACCES:
     case EPERM:
         return "permission denied (EACCES/EPERM): the file or its directory may not be "

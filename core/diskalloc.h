@@ -19,6 +19,14 @@
  *
  * Threads: an arena (and the vectors in it) is used by one thread at a time,
  * like a Vec.  Distinct arenas share nothing and may be used concurrently.
+ *
+ * fork: a child's copies of the arenas and vectors open at the fork are inert.
+ * Every call that would change the file, its lock or a vector returns
+ * DA_EFORKED there and changes nothing (da_free does nothing); reading through
+ * data, da_vec_at and the accessors works, on pages shared with the parent
+ * (stores made there through data reach the parent's file).  Closing a copy
+ * in the child releases the child's mapping and descriptor only: the parent
+ * keeps its lock, its file size and its data.  Descriptors are O_CLOEXEC.
  */
 #ifndef DISKALLOC_H
 #define DISKALLOC_H
@@ -44,12 +52,14 @@ extern "C" {
 #define DA_EPOISONED (-30804) /**< an earlier I/O error makes the data untrustworthy */
 #define DA_EEMPTY    (-30805) /**< pop from an empty vector */
 #define DA_EINVAL    (-30806) /**< invalid argument (NULL, zero size, alignment not a power of two, ...) */
+#define DA_EFORKED   (-30807) /**< a copy inherited through fork(): it may not change the parent's file */
 /** @} */
 
 /** Describe an error code of either kind: its cause and what to do about it.
- * Never NULL.  For ENOMEM after a failed arena open, the text says how many
- * arenas of how many bytes this process holds.  The string is valid until the
- * next da_strerror call in the same thread. */
+ * Never NULL.  For an ENOMEM that came from an arena's reservation (the last
+ * ENOMEM this thread got from the library), the text says how many arenas of
+ * how many bytes this process holds.  The string is valid until the next
+ * da_strerror call in the same thread. */
 const char *da_strerror(int err);
 
 /** da_config.flags: grow the file with ftruncate only, as the Rust crate
@@ -68,6 +78,8 @@ typedef struct da_arena da_arena; /* opaque */
 
 /** Open an arena over a new unnamed temp file (O_TMPFILE, else mkostemp +
  * unlink; mode 0600, O_CLOEXEC) in cfg->dir.  The file starts at 0 bytes.
+ * Where O_TMPFILE is missing, a process killed between mkostemp and unlink
+ * (or an unlink that fails) leaves a file named diskalloc-XXXXXX behind.
  * @param[out] out  the arena, or NULL on failure
  * @return 0; DA_EINVAL (bad config or DISKALLOC_RESERVE); DA_EOVERFLOW (a
  *   reserve within a page of SIZE_MAX); ENOMEM (no free
@@ -75,17 +87,28 @@ typedef struct da_arena da_arena; /* opaque */
  *   errno of open/mkostemp/unlink/mmap (EACCES, ENOENT, EROFS, ...). */
 int da_arena_open(da_arena **out, const da_config *cfg);
 
-/** Open an arena over the caller's regular file.  fd is duplicated (the
- * caller keeps and closes its own); the file's bytes are kept and mapped at
- * the base, and count as allocated: da_alloc places blocks after them.
- * The file is locked (flock LOCK_EX|LOCK_NB) while the arena is open.
- * @return 0; DA_EINVAL (bad fd, not a regular file, bad config); DA_ECAPACITY
- *   (file larger than the reserve); EWOULDBLOCK (another handle holds the
- *   file); ENOMEM; errno of fcntl/fstat/flock/mmap (EINTR, ENOLCK, ...). */
+/** Open an arena over the caller's regular file.  fd must be open for
+ * reading and writing; the arena opens the same file again through
+ * /proc/self/fd (its own open file description: the caller's O_APPEND or other
+ * status flags do not affect it; the caller keeps and closes its own fd).  The
+ * file's bytes are kept and mapped at the base, and count as allocated:
+ * da_alloc places blocks after them.  Holes in the file (a sparse copy) are
+ * allocated first, so that stores into the file's bytes cannot meet a full
+ * disk.  The arena's description is locked (flock LOCK_EX|LOCK_NB) while the
+ * arena is open: a lock the caller holds on the file, through fd or any other
+ * descriptor, conflicts, and a failed call never touches the caller's lock.
+ * @return 0; DA_EINVAL (fd not open O_RDWR, an O_PATH descriptor, not a
+ *   regular file, a closed fd, bad config); DA_ECAPACITY (file larger than
+ *   the reserve); EWOULDBLOCK (another handle holds the file, including the
+ *   caller's own flock or an arena already open over fd); ENOSPC/EDQUOT (the
+ *   file's holes do not fit on the disk; the file is unchanged, though blocks
+ *   allocated before the error may stay allocated); ENOMEM; errno of
+ *   open(/proc/self/fd/N: ENOENT without /proc)/fstat/flock/fallocate/pwrite/mmap. */
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
 
 /** Unmap, close the file and free the arena.  Does not sync: call
  * da_arena_sync first if the bytes must be durable.  NULL is a no-op.
+ * In a forked child: releases the child's copy only, returns 0.
  * @return 0, the sticky I/O error if one happened, or munmap's errno. The
  *   arena is gone either way. */
 int da_arena_close(da_arena *a);
@@ -93,20 +116,24 @@ int da_arena_close(da_arena *a);
 void  *da_arena_base(const da_arena *a);     /**< start of the reservation; never moves */
 size_t da_arena_size(const da_arena *a);     /**< bytes backed by the file (its size) */
 size_t da_arena_reserved(const da_arena *a); /**< bytes of address space reserved */
-int    da_arena_error(const da_arena *a);    /**< the sticky I/O error, or 0 */
+int    da_arena_error(const da_arena *a);    /**< the sticky I/O error, or 0; DA_EINVAL for NULL */
 
 /** Set the file's size.  Growth allocates disk blocks (fallocate) so that a
  * full disk is reported here, not by SIGBUS on a later store; shrinking
  * releases blocks.  Blocks handed out by da_alloc beyond the new size are
  * gone: mix the raw and allocator interfaces only if you own the layout.
- * @return 0; DA_ECAPACITY (size > reserved); DA_EPOISONED; ENOSPC, EDQUOT,
+ * @return 0; DA_EINVAL (NULL, or the arena of a vector: see da_vec_arena);
+ *   DA_ECAPACITY (size > reserved); DA_EPOISONED; DA_EFORKED; ENOSPC, EDQUOT,
  *   EFBIG (file-size limit, checked before the call so SIGXFSZ is never
- *   raised), EIO, EINTR, ... from fallocate/ftruncate/pwrite. */
+ *   raised), EIO, EINTR, ... from fallocate/ftruncate/pwrite.  Nothing is
+ *   poisoned by a failed resize. */
 int da_arena_resize(da_arena *a, size_t size);
 
 /** Write dirty pages to the file and flush it (msync MS_SYNC + fsync).
- * The first failure is sticky: this and later syncs, da_arena_close and
- * every write through the API report it (writes as DA_EPOISONED). */
+ * The first failure (any errno, EINTR included: the kernel may have dropped
+ * dirty pages) is sticky: this and later syncs, da_arena_close and every
+ * write through the API report it (writes as DA_EPOISONED).
+ * @return 0; the sticky error; DA_EINVAL (NULL); DA_EFORKED. */
 int da_arena_sync(da_arena *a);
 
 /* The allocator contract (Rust's Allocator: allocate / grow / shrink /
@@ -116,15 +143,20 @@ int da_arena_sync(da_arena *a);
  * punching) but not their address range.  Any power-of-two alignment is
  * honoured, for the address.  A zero-size request yields a non-NULL,
  * aligned pointer outside the arena, which da_free ignores.
- * Errors: DA_EINVAL, DA_ECAPACITY, DA_EPOISONED, and the
- * errors of da_arena_resize.  On failure *p / *out is unchanged. */
+ * A vector's own arena (da_vec_arena of a vector from da_vec_init or
+ * da_vec_open) holds only that vector, so that its data never moves: these
+ * calls refuse it with DA_EINVAL, and da_free ignores it.
+ * Errors: DA_EINVAL, DA_ECAPACITY, DA_EPOISONED, DA_EFORKED, and the
+ * errors of da_arena_resize (da_shrink of the last block, to 0 bytes too,
+ * reports a refused truncation).  On failure *p / *out is unchanged. */
 int  da_alloc(da_arena *a, size_t size, size_t align, void **out);
 int  da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out);
 int  da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
 int  da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
 int  da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align);
 /** Never fails: if the system refuses to shrink the file, the space stays
- * for reuse by the next allocation. */
+ * for reuse by the next allocation.  Once the arena is poisoned the file is
+ * left as it is. */
 void da_free(da_arena *a, void *p, size_t size);
 
 /* Vectors.  Public fields are read-only for users. */
@@ -135,7 +167,7 @@ typedef struct da_vec {
     size_t elem_size; /**< bytes per element */
     /* private */
     da_arena *arena_;
-    const int *poison_;          /* the arena's sticky error, for the fast path */
+    const int *poison_;          /* nonzero refuses writes (sticky error, fork), for the fast path */
     unsigned long long seq_;     /* persistent: sequence of the last header written */
     size_t synced_len_;          /* persistent: length in the last durable header */
     size_t head_;                /* offset of the data's block in the file */
@@ -144,27 +176,38 @@ typedef struct da_vec {
     unsigned char persistent_;   /* da_vec_open */
 } da_vec;
 
-/** A vector in its own arena over a temp file: its data pointer never moves.
+/** A vector in its own arena over a temp file: its data pointer never moves
+ * (the arena takes no other blocks: see the allocator).
  * @return 0; DA_EINVAL (elem_size 0); the errors of da_arena_open.
  *   On failure *v is zeroed, so da_vec_close(v) is still safe. */
 int da_vec_init(da_vec *v, size_t elem_size, const da_config *cfg);
 /** A vector sharing arena a with other blocks (correct, slower: growing a
- * block that is not last copies it).  The arena must outlive the vector. */
+ * block that is not last copies it).  The arena must outlive the vector.
+ * @return 0; DA_EINVAL (elem_size 0, NULL, or a when it is another vector's
+ *   own arena). */
 int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
 /** Create or reopen a persistent vector file at path (mode 0600, O_NOFOLLOW:
- * a symlink is refused with ELOOP).  The file has a header (magic, version,
- * element size, length, checksum; two copies written alternately) and
- * page-aligned data.  Only one handle at a time may hold a file open: a
- * second open, in this or another process, fails with EWOULDBLOCK.
- * @return 0; DA_EBADFILE (not a diskalloc vector, other element size or
- *   version, or data shorter than its length); EWOULDBLOCK; DA_EINVAL;
- *   DA_ECAPACITY (file larger than the reserve); errno of open/flock/fstat/
- *   mmap/fallocate/ftruncate/pwrite/msync/fsync (a new file's first header
- *   is synced before the open returns). */
+ * a symlink is refused with ELOOP).  A path that is not a regular file (a
+ * terminal, FIFO, device, directory, socket) is never opened for writing:
+ * DA_EBADFILE, with no side effect.  The file has a header (magic, version,
+ * element size, length, data offset, sequence, checksum) in two copies in
+ * separate 4 KiB blocks, written alternately, and page-aligned data; every
+ * field is checked, and when the newer copy is damaged the older one is used.
+ * Holes in the file (a sparse copy) are allocated at open, so that stores into
+ * capacity cannot meet a full disk.  A new file's first header and its
+ * directory entry are made durable before the open returns; a failed open
+ * removes a file it created.  Only one handle at a time may hold a file open:
+ * a second open, in this or another process, fails with EWOULDBLOCK.
+ * @return 0; DA_EBADFILE (not a diskalloc vector file, other element size or
+ *   version, damaged headers, data shorter than its length, or not a regular
+ *   file); EWOULDBLOCK; DA_EINVAL; DA_ECAPACITY (file larger than the
+ *   reserve); ELOOP; ENOSPC/EDQUOT (holes that do not fit); errno of
+ *   open/flock/fstat/mmap/fallocate/ftruncate/pwrite/msync/fsync. */
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg);
 /** Release the vector.  A persistent vector is synced first and its
  * error returned.  An own arena is closed; in a shared arena the block is
- * freed.  *v is zeroed; closing a zeroed vector is a no-op returning 0. */
+ * freed.  *v is zeroed; closing a zeroed vector is a no-op returning 0.
+ * In a forked child: no sync, nothing freed in the file; returns 0. */
 int da_vec_close(da_vec *v);
 
 /** Room for at least len + additional elements; amortized (capacity at
@@ -183,13 +226,20 @@ int da_vec_extend(da_vec *v, const void *elems, size_t n);
 int da_vec_pop(da_vec *v, void *out);
 /** Drop elements from len on; no-op if len >= v->len.  Keeps capacity. */
 void da_vec_truncate(da_vec *v, size_t len);
-/** Shrink the file to the length rounded up to a page.  A persistent vector
- * first syncs when the new size would cut into its last synced length. */
+/** Give file space beyond the length back.  In an own arena the file shrinks
+ * to the length rounded up to a page; a persistent vector keeps room for the
+ * length of its last successful sync too (call da_vec_sync first to release
+ * more: this call never writes a header).  In a shared arena the block shrinks
+ * in place: the file shrinks when the block is last, otherwise the freed
+ * pages are punched out.  On failure nothing changed.
+ * @return 0; DA_EINVAL; DA_EPOISONED; DA_EFORKED; errno of ftruncate. */
 int da_vec_shrink_to_fit(da_vec *v);
 /** Make the data durable, then the length that covers it (persistent vector:
- * data msync, header write, msync, fsync; a process killed at any moment
- * reopens with the length and appended bytes of its last successful sync).
- * Temp vectors: da_arena_sync.  Errors are sticky, as for da_arena_sync. */
+ * data msync, header write, msync, fsync).  A process killed or a machine
+ * that loses power at any moment reopens with the length and appended bytes
+ * of its last successful sync, or, when it stopped inside a sync, with that
+ * sync's.  Temp vectors: da_arena_sync.  Errors are sticky, as for
+ * da_arena_sync. */
 int da_vec_sync(da_vec *v);
 /** Address of element i, or NULL when i >= len. */
 void *da_vec_at(const da_vec *v, size_t i);
@@ -200,7 +250,7 @@ da_arena *da_vec_arena(const da_vec *v);
  * da_vec_push.  Same contract as da_vec_push. */
 static inline int da_vec_push_fast(da_vec *v, const void *elem)
 {
-    if (v->len < v->cap && *v->poison_ == 0) {
+    if (v && elem && v->len < v->cap && *v->poison_ == 0) {
         char *dst = (char *)v->data + v->len * v->elem_size;
         switch (v->elem_size) { /* constant sizes let the compiler emit one store */
         case 4: memcpy(dst, elem, 4); break;

@@ -27,7 +27,6 @@ static const struct {
     {"open", {EACCES, EMFILE, ENOSPC, EOPNOTSUPP, EROFS}},
     {"mkostemp", {EACCES, EMFILE, ENOSPC, EEXIST}},
     {"unlink", {EACCES, EPERM, EROFS, EIO, EBUSY}},
-    {"dup", {EMFILE}},
     {"fstat", {EIO, ENOMEM, EOVERFLOW}},
     {"flock", {EWOULDBLOCK, EINTR, ENOLCK}},
     {"calloc", {ENOMEM}},

@@ -16,8 +16,8 @@
  * and one the crate cannot have (it has no persistent vector), so that the
  * crash driver is proven able to fail too:
  *   shrink_without_sync         shrink_to_fit cuts the file below the synced
- *                               length without syncing first: the durable
- *                               header then claims bytes the file lost
+ *                               length: the durable header then claims bytes
+ *                               the file lost
  * and three of the classes issue 9 found in the core (it keeps contracts C1,
  * C2, C3, C5 and C6 of .notes/hardening-contract.md when none is selected):
  *   moving_data                 an own-arena vector's growth moves its data
@@ -107,7 +107,7 @@ static int fp(const char *name)
 #define FP(call) fp("diskalloc/" call)
 
 static const char *const points[] = {
-    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",   "diskalloc/dup",
+    "diskalloc/open",      "diskalloc/mkostemp", "diskalloc/unlink",
     "diskalloc/fstat",     "diskalloc/flock",    "diskalloc/calloc",   "diskalloc/mmap",
     "diskalloc/munmap",    "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
     "diskalloc/msync",     "diskalloc/fsync",    NULL,
@@ -348,7 +348,7 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
         return DA_EINVAL;
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    int d = FP("dup") ? -1 : open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    int d = FP("open") ? -1 : open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (d < 0)
         return errno;
     size_t size = 0;
@@ -868,10 +868,10 @@ int da_vec_shrink_to_fit(da_vec *v)
         return DA_EINVAL;
     if (*v->poison_)
         return DA_EPOISONED;
-    /* C5: no header written; the synced length keeps its bytes */
-    size_t keep = v->persistent_ && v->synced_len_ > v->len && defect() != D_SHRINK_WITHOUT_SYNC
-                      ? v->synced_len_
-                      : v->len;
+    /* the contract: a persistent vector keeps room for its synced length */
+    size_t keep = v->len;
+    if (v->persistent_ && v->synced_len_ > keep && defect() != D_SHRINK_WITHOUT_SYNC)
+        keep = v->synced_len_;
     size_t bytes = up(keep * v->elem_size, v->arena_->page);
     if (bytes >= v->bytes_)
         return 0;

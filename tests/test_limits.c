@@ -73,15 +73,19 @@ static int fsize_child(void *arg)
     C_CHECK(v.cap * 8 <= rl.rlim_cur);
     C_CHECK(v.len == v.cap); /* every byte up to the limit was usable */
     C_CHECK(values_intact(&v, 0));
-    da_arena *a = da_vec_arena(&v);
-    C_CHECK(da_arena_resize(a, (1 << 20) + 1) == EFBIG);
-    C_CHECK(da_arena_size(a) == v.cap * 8);
-    void *p;
-    C_CHECK(da_alloc(a, 1 << 20, 1, &p) == EFBIG);
+    C_CHECK(da_arena_size(da_vec_arena(&v)) == v.cap * 8);
     C_CHECK(da_vec_try_reserve_exact(&v, 1) == EFBIG);
-    C_CHECK(da_arena_resize(a, 1 << 20) == 0); /* exactly the limit is allowed */
     C_CHECK(values_intact(&v, 0));
     C_CHECK(da_vec_close(&v) == 0);
+    /* a raw arena (a vector's own arena takes no other blocks) */
+    da_arena *a;
+    void *p;
+    C_CHECK(da_arena_open(&a, NULL) == 0);
+    C_CHECK(da_arena_resize(a, (1 << 20) + 1) == EFBIG);
+    C_CHECK(da_arena_size(a) == 0);
+    C_CHECK(da_alloc(a, (1 << 20) + 1, 1, &p) == EFBIG);
+    C_CHECK(da_arena_resize(a, 1 << 20) == 0); /* exactly the limit is allowed */
+    C_CHECK(da_arena_close(a) == 0);
 
     /* through the zero-writing fallback too */
     t_fail_always("diskalloc/fallocate", EOPNOTSUPP);
