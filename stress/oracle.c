@@ -47,14 +47,19 @@ enum call {
 static const char *const call_points[C_NCALLS] = {
     [C_GROW] = "fallocate ftruncate pwrite",
     [C_SHRINKFIT] = "fallocate ftruncate pwrite",
+    /* C5: never syncs, never writes a header */
     [C_SHRINKFIT_P] = "fallocate ftruncate pwrite",
     [C_SYNC] = "msync fsync",
     [C_CLOSE_P] = "msync fsync munmap",
     [C_CLOSE] = "munmap",
     [C_VEC_INIT] = "open mkostemp unlink calloc mmap",
-    /* fsync: the header lists msync only, the core also fsyncs a new header */
+    /* fsync: the header lists msync only, the core also fsyncs a new header
+     * (and, C6, its directory); C2: fallocate/pwrite allocate a reopened file */
     [C_VEC_OPEN] = "open flock fstat calloc mmap fallocate ftruncate pwrite msync fsync",
-    [C_OPEN_FD] = "open fstat flock fallocate pwrite calloc mmap",
+    /* flock: the header lists fcntl/fstat/mmap; the core also locks the file.
+     * C3: its own open file description (open of /proc/self/fd/N); C2: the
+     * file's blocks allocated */
+    [C_OPEN_FD] = "open fstat flock calloc mmap fallocate pwrite",
 };
 
 typedef struct seg {
@@ -107,6 +112,7 @@ struct or_ctx {
     uint64_t *buf;
     size_t bufcap;
     da_config dcfg;
+    unsigned char hdr[64 << 10]; /* P's header area, see header_take */
 };
 
 static int violation(or_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -304,8 +310,8 @@ static int check_arena(or_ctx *c, da_arena *a, const arena_model *am, char name,
         return violation(c, "arena %c: file is %lld bytes, da_arena_size says %zu", name,
                          (long long)st.st_size, da_arena_size(a));
     if (dense && (size_t)st.st_blocks * 512 < (size_t)st.st_size)
-        return violation(c, "arena %c: file of %lld bytes has only %lld allocated: sparse "
-                            "growth (a store on a full disk would be SIGBUS)",
+        return violation(c, "arena %c: file of %lld bytes has only %lld allocated: capacity "
+                            "not on disk (a store on a full disk would be SIGBUS; C2)",
                          name, (long long)st.st_size, (long long)st.st_blocks * 512);
     return 0;
 }
@@ -406,15 +412,21 @@ static snap take(const mvec *m)
     return s;
 }
 
-static int unchanged(or_ctx *c, int k, const snap *s, const char *what)
+/* A failed call (or one that must do nothing: verb says which) left vector k alone. */
+static int unchanged_as(or_ctx *c, int k, const snap *s, const char *what, const char *verb)
 {
     snap now = take(&c->vec[k]);
     if (now.len != s->len || now.cap != s->cap || now.data != s->data || now.asize != s->asize)
-        return violation(c, "%s failed but changed vector %c: len %zu->%zu cap %zu->%zu data "
+        return violation(c, "%s %s but changed vector %c: len %zu->%zu cap %zu->%zu data "
                             "%p->%p file %zu->%zu",
-                         what, vec_name[k], s->len, now.len, s->cap, now.cap, s->data, now.data,
-                         s->asize, now.asize);
+                         what, verb, vec_name[k], s->len, now.len, s->cap, now.cap, s->data,
+                         now.data, s->asize, now.asize);
     return 0;
+}
+
+static int unchanged(or_ctx *c, int k, const snap *s, const char *what)
+{
+    return unchanged_as(c, k, s, what, "failed");
 }
 
 /* ---- opening and closing the three vectors ---------------------------------- */
@@ -451,6 +463,8 @@ static int vec_create(or_ctx *c, int k)
         }
         c->am[S].poisoned = c->am[S].sticky = 0;
     }
+    struct stat pst;
+    int existed = k == P && stat(c->ppath, &pst) == 0;
     call_begin(c);
     if (k == T)
         e = da_vec_init(&m->v, m->elem, &c->dcfg);
@@ -464,6 +478,12 @@ static int vec_create(or_ctx *c, int k)
         if (m->v.len || m->v.cap || m->v.data || da_vec_arena(&m->v))
             return violation(c, "%s failed with %s but left the vector non-zero", what,
                              err_name(e));
+        /* EWOULDBLOCK: another handle created or locked it meanwhile, as far
+         * as the call can tell; the file is theirs then */
+        if (k == P && !existed && e != EWOULDBLOCK && stat(c->ppath, &pst) == 0)
+            return violation(c, "da_vec_open of a new file failed with %s and left the file "
+                                "behind (%lld bytes; C6: nothing it created stays)",
+                             err_name(e), (long long)pst.st_size);
         return 0;
     }
     m->live = 1;
@@ -726,26 +746,59 @@ static int op_reserve(or_ctx *c, int k, const or_op *op)
     return 0;
 }
 
+/* C5: shrink_to_fit never writes a header; a persistent vector's file keeps
+ * room for the length of its last successful sync (da_vec_sync first to
+ * release more), so a reopen still finds every synced element; a failed
+ * truncation is reported, never swallowed, and changes nothing. */
+/* P's header area (the file before its data) as it is now, in c->hdr; 0 when
+ * it does not fit (then nothing is compared). */
+static size_t header_take(or_ctx *c)
+{
+    const da_vec *v = &c->vec[P].v;
+    size_t n = (size_t)((char *)v->data - (char *)da_arena_base(da_vec_arena(v)));
+    if (n > sizeof c->hdr)
+        return 0;
+    memcpy(c->hdr, da_arena_base(da_vec_arena(v)), n);
+    return n;
+}
+
+static int header_same(or_ctx *c, size_t n, const char *what, const char *rule)
+{
+    const unsigned char *now = da_arena_base(da_vec_arena(&c->vec[P].v));
+    for (size_t i = 0; i < n; i++)
+        if (now[i] != c->hdr[i])
+            return violation(c, "%s wrote P's header (byte %zu of the %zu before its data "
+                                "changed; %s)",
+                             what, i, n, rule);
+    return 0;
+}
+
 static int op_shrink(or_ctx *c, int k)
 {
     mvec *m = &c->vec[k];
     da_vec *v = &m->v;
-    /* a persistent vector keeps room for its synced length: no header is written */
     size_t keep = k == P && m->slen > m->len ? m->slen : m->len;
     size_t want = round_up(keep * m->elem, page_size());
+    size_t hdr = k == P ? header_take(c) : 0;
     snap before = take(m);
     call_begin(c);
     int e = da_vec_shrink_to_fit(v);
     int forced = c->am[k].poisoned ? DA_EPOISONED : UNFORCED;
     char what[32];
     snprintf(what, sizeof what, "shrink_to_fit(%c)", vec_name[k]);
-    if (expect(c, what, e, forced, k == P ? C_SHRINKFIT_P : C_SHRINKFIT))
+    if (expect(c, what, e, forced, k == P ? C_SHRINKFIT_P : C_SHRINKFIT) ||
+        header_same(c, hdr, what, "C5: it never writes one"))
         return 1;
     if (e)
         return unchanged(c, k, &before, what);
+    if (k != S && fired(c, "ftruncate"))
+        return violation(c, "%s returned 0 although its truncation failed (len %zu; C5: a "
+                            "failed truncation is reported)",
+                         what, m->len);
     if (v->cap != before.cap && v->cap != want / m->elem)
-        return violation(c, "%s: cap %zu -> %zu, expected %zu (len %zu)", what, before.cap,
-                         v->cap, want / m->elem, m->len);
+        return violation(c, "%s: cap %zu -> %zu, expected %zu (len %zu%s)", what, before.cap,
+                         v->cap, want / m->elem, m->len,
+                         k == P ? ", C5: room for the last synced length stays" : "");
     return 0;
 }
 
@@ -769,7 +822,24 @@ static int op_sync(or_ctx *c, int k)
     return unchanged(c, k, &before, what);
 }
 
-static int op_recycle(or_ctx *c, int k)
+/* What cp --sparse=always, tar -S and rsync -S make of a file: every 4 KiB
+ * block of zeros becomes a hole, the bytes stay. */
+static void make_sparse(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    static const unsigned char zero[4096];
+    unsigned char b[4096];
+    ssize_t got;
+    for (off_t off = 0; fd >= 0 && (got = pread(fd, b, sizeof b, off)) == (ssize_t)sizeof b;
+         off += got)
+        if (!memcmp(b, zero, sizeof b)) /* where holes are unsupported: nothing new tested */
+            (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, got);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Close and reopen vector k; P's file is made sparse in between when asked. */
+static int op_recycle(or_ctx *c, int k, int sparse)
 {
     if (k == S) {
         if (arena_close(c))
@@ -777,6 +847,8 @@ static int op_recycle(or_ctx *c, int k)
     } else if (vec_close(c, k)) {
         return 1;
     }
+    if (k == P && sparse)
+        make_sparse(c->ppath);
     return vec_create(c, k);
 }
 
@@ -900,54 +972,174 @@ static int op_async(or_ctx *c)
     return da_arena_size(c->a) != size ? violation(c, "da_arena_sync changed the size") : 0;
 }
 
-/* da_arena_open_fd over a file with contents: they must show at the base,
- * count as allocated, and the file must be free for the next opener. */
+/* The file of op_openfd: size bytes of pattern, or (holes) with its second
+ * page left a hole, as a sparse copy has them; want gets the bytes it holds. */
+static int write_fd_file(int fd, unsigned char *want, size_t size, uint64_t pseed, int holes)
+{
+    size_t pg = page_size(), gap = holes && size > 2 * pg ? pg : 0;
+    st_fill(want, size, pseed, 0);
+    memset(want + pg, 0, gap);
+    if (!gap)
+        return write(fd, want, size) == (ssize_t)size ? 0 : -1;
+    return pwrite(fd, want, pg, 0) == (ssize_t)pg && ftruncate(fd, (off_t)size) == 0 &&
+                   pwrite(fd, want + 2 * pg, size - 2 * pg, (off_t)(2 * pg)) ==
+                       (ssize_t)(size - 2 * pg)
+               ? 0
+               : -1;
+}
+
+/* Whether some other open file description can take the file's lock now. */
+static int lock_free(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC), free_ = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+        close(fd);
+    return free_;
+}
+
+/* da_arena_open_fd over a file with contents (variant bit 1: with a hole):
+ * they must show at the base, count as allocated, have their blocks on disk
+ * (C2), and the file must be free for the next opener.  Variant bit 0: the
+ * caller holds a flock on its descriptor: the open must fail with
+ * EWOULDBLOCK (C3: the arena's own open file description conflicts) and the
+ * caller must still hold its lock afterwards. */
 static int op_openfd(or_ctx *c, const or_op *op)
 {
     size_t size = (size_t)(op->a % (3 * page_size() + 1));
-    uint64_t pseed = c->cfg.seed ^ op->b;
+    int locked = op->variant & 1, holes = op->variant >> 1 & 1;
     int fd = open(c->fdpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return violation(c, "harness: open %s: %s", c->fdpath, strerror(errno));
     unsigned char *buf = (unsigned char *)scratch(c, size / 8 + 1);
-    st_fill(buf, size, pseed, 0);
-    int bad = write(fd, buf, size) != (ssize_t)size;
+    if (write_fd_file(fd, buf, size, c->cfg.seed ^ op->b, holes) != 0 ||
+        (locked && flock(fd, LOCK_EX | LOCK_NB) != 0)) {
+        close(fd);
+        return violation(c, "harness: preparing %s failed: %s", c->fdpath, strerror(errno));
+    }
     da_arena *a = sentinel();
     call_begin(c);
-    int e = bad ? 0 : da_arena_open_fd(&a, fd, &c->dcfg);
-    bad = bad ? violation(c, "harness: write %s failed", c->fdpath)
-              : expect(c, "da_arena_open_fd", e, UNFORCED, C_OPEN_FD);
+    int e = da_arena_open_fd(&a, fd, &c->dcfg);
+    int bad = expect(c, "da_arena_open_fd", e, locked && e == EWOULDBLOCK ? e : UNFORCED,
+                     C_OPEN_FD);
     if (!bad && e && a != NULL)
         bad = violation(c, "da_arena_open_fd failed but *out is not NULL");
-    if (!bad && !e) {
+    if (!bad && !e && locked)
+        bad = violation(c, "da_arena_open_fd succeeded on a file whose flock the caller holds "
+                           "(C3: EWOULDBLOCK)");
+    if (!e) {
         void *base = da_arena_base(a), *p = sentinel();
         size_t reserved = da_arena_reserved(a);
-        if (da_arena_size(a) != size)
+        struct stat st;
+        if (!bad && da_arena_size(a) != size)
             bad = violation(c, "da_arena_open_fd: size %zu, file has %zu", da_arena_size(a),
                             size);
-        else if (st_check(base, size, pseed, 0) != SIZE_MAX)
+        if (!bad && memcmp(base, buf, size))
             bad = violation(c, "da_arena_open_fd: the file's bytes are not at the base");
+        if (!bad && file_stat(a, &st) == 0 && (size_t)st.st_blocks * 512 < size)
+            bad = violation(c, "da_arena_open_fd over a file of %zu bytes with a hole left "
+                               "%lld allocated (C2: a store into it on a full disk is SIGBUS)",
+                            size, (long long)st.st_blocks * 512);
         if (!bad) {
             call_begin(c);
-            e = da_alloc(a, 64, 8, &p);
-            bad = expect(c, "da_alloc after open_fd", e, UNFORCED, C_GROW);
-            if (!bad && !e && (unsigned char *)p < (unsigned char *)base + size)
+            int ae = da_alloc(a, 64, 8, &p);
+            bad = expect(c, "da_alloc after open_fd", ae, UNFORCED, C_GROW);
+            if (!bad && !ae && (unsigned char *)p < (unsigned char *)base + size)
                 bad = violation(c, "da_alloc placed a block inside the file's own bytes");
         }
         call_begin(c);
-        e = da_arena_close(a);
+        int ce = da_arena_close(a);
         undo_fake_munmap(c, base, reserved);
         if (!bad)
-            bad = expect(c, "da_arena_close(open_fd)", e, UNFORCED, C_CLOSE);
+            bad = expect(c, "da_arena_close(open_fd)", ce, UNFORCED, C_CLOSE);
     }
-    int fd2 = bad ? -1 : open(c->fdpath, O_RDWR | O_CLOEXEC);
-    if (fd2 >= 0 && flock(fd2, LOCK_EX | LOCK_NB) != 0)
+    if (!bad && locked && lock_free(c->fdpath))
+        bad = violation(c, "da_arena_open_fd %s the flock the caller holds on its own "
+                           "descriptor (C3)",
+                        e ? "failed and released" : "released");
+    if (locked)
+        flock(fd, LOCK_UN);
+    if (!bad && !lock_free(c->fdpath))
         bad = violation(c, "after da_arena_open_fd%s the file is still locked",
                         e ? " failed" : " and da_arena_close");
-    if (fd2 >= 0)
-        close(fd2);
     close(fd);
     return bad;
+}
+
+/* ---- the raw interface on a vector's own arena (contract C1) -------------------
+ * What a user may try with da_vec_arena(&v): a block beside the vector, the
+ * vector's own block grown or shrunk, the file resized or a block freed, a
+ * second vector in it.  Each call that would place, move or resize anything
+ * is refused with DA_EINVAL and changes nothing; da_free is a no-op;
+ * da_arena_sync works (for P it writes no header: the durable state stays).
+ * Today's core accepted the blocks: P's next growth moved its data, its
+ * header kept the old offset, and a reopen read zeros (issue 9, defect 1). */
+enum { OWN_ALLOC, OWN_ALLOC_ZEROED, OWN_GROW, OWN_GROW_ZEROED, OWN_SHRINK, OWN_RESIZE,
+       OWN_FREE, OWN_INIT_IN, OWN_SYNC, OWN_NCALLS };
+static const char *const own_call[OWN_NCALLS] = {
+    "da_alloc", "da_alloc_zeroed", "da_grow", "da_grow_zeroed", "da_shrink",
+    "da_arena_resize", "da_free", "da_vec_init_in", "da_arena_sync",
+};
+
+static int own_target(const or_op *op) { return op->target % NVEC == P ? P : T; }
+
+static int op_ownarena(or_ctx *c, const or_op *op)
+{
+    int k = own_target(op), how = (int)(op->b % OWN_NCALLS);
+    mvec *m = &c->vec[k];
+    da_vec *v = &m->v;
+    da_arena *a = da_vec_arena(v);
+    arena_model *am = &c->am[k];
+    size_t bytes = v->cap * m->elem, size = block_size(op->a) | 1;
+    size_t align = (size_t)1 << (op->a >> 40) % 13, asize = da_arena_size(a);
+    if ((how == OWN_GROW || how == OWN_GROW_ZEROED || how == OWN_SHRINK) && !bytes)
+        how = OWN_ALLOC; /* the vector has no block yet */
+    void *p = how == OWN_FREE && (op->a & 1) ? (char *)da_arena_base(a) + op->a % (asize + 1)
+              : bytes ? v->data
+                      : sentinel();
+    void *out = sentinel(), *p0 = p;
+    da_vec w;
+    memset(&w, 0x5e, sizeof w);
+    size_t hdr = k == P ? header_take(c) : 0;
+    snap before = take(m);
+    char what[96];
+    snprintf(what, sizeof what, "%s on %c's own arena", own_call[how], vec_name[k]);
+    call_begin(c);
+    int e = 0;
+    switch (how) {
+    case OWN_ALLOC: e = da_alloc(a, size, align, &out); break;
+    case OWN_ALLOC_ZEROED: e = da_alloc_zeroed(a, size, align, &out); break;
+    case OWN_GROW: e = da_grow(a, &p, bytes, bytes + size, page_size()); break;
+    case OWN_GROW_ZEROED: e = da_grow_zeroed(a, &p, bytes, bytes + size, page_size()); break;
+    case OWN_SHRINK: e = da_shrink(a, &p, bytes, (size_t)(op->a % bytes), page_size()); break;
+    case OWN_RESIZE: e = da_arena_resize(a, op->a & 2 && asize > 1 ? asize / 2 : asize + size); break;
+    case OWN_FREE: da_free(a, p, (op->a & 1) ? size : bytes); break;
+    case OWN_INIT_IN: e = da_vec_init_in(&w, m->elem, a); break;
+    case OWN_SYNC: e = da_arena_sync(a); break;
+    }
+    if (how == OWN_SYNC) {
+        if (expect(c, what, e, am->poisoned ? am->sticky : UNFORCED, C_SYNC))
+            return 1;
+        if (e && !am->poisoned) {
+            am->poisoned = 1;
+            am->sticky = e;
+        }
+    } else if (how == OWN_INIT_IN && e == 0) {
+        da_vec_close(&w);
+        return violation(c, "%s returned 0: a second vector in it (C1: DA_EINVAL)", what);
+    } else if (how == OWN_INIT_IN && (w.len || w.cap || w.data || da_vec_arena(&w))) {
+        return violation(c, "%s failed but left the vector non-zero", what);
+    } else if (how != OWN_FREE && e != DA_EINVAL && !(am->poisoned && e == DA_EPOISONED)) {
+        return violation(c, "%s returned %s, expected DA_EINVAL (C1: a vector's own arena "
+                            "refuses the raw interface and changes nothing)",
+                         what, err_name(e));
+    }
+    if (out != sentinel() || p != p0)
+        return violation(c, "%s failed but set %s", what, out != sentinel() ? "*out" : "*p");
+    if (how != OWN_SYNC)
+        c->st.clean_errors += e != 0;
+    return header_same(c, hdr, what, "C1: it changes nothing") ||
+           unchanged_as(c, k, &before, what,
+                        how == OWN_FREE ? "is a no-op (C1)" : e ? "failed" : "succeeded");
 }
 
 static int run_op(or_ctx *c, const or_op *op)
@@ -957,6 +1149,8 @@ static int run_op(or_ctx *c, const or_op *op)
         return vec_create(c, k);
     if (op->kind >= OP_ALLOC && op->kind <= OP_ASYNC && !c->a)
         return vec_create(c, S);
+    if (op->kind == OP_OWNARENA && !c->vec[own_target(op)].live)
+        return vec_create(c, own_target(op));
     switch (op->kind) {
     case OP_PUSH:
     case OP_EXTEND: return op_extend(c, k, op);
@@ -965,13 +1159,14 @@ static int run_op(or_ctx *c, const or_op *op)
     case OP_RESERVE: return op_reserve(c, k, op);
     case OP_SHRINK: return op_shrink(c, k);
     case OP_SYNC: return op_sync(c, k);
-    case OP_RECYCLE: return op_recycle(c, k);
+    case OP_RECYCLE: return op_recycle(c, k, op->variant == 3);
     case OP_ALLOC: return op_alloc(c, op);
     case OP_GROW:
     case OP_SHRINKB: return op_resize_block(c, op);
     case OP_FREE: return op_free(c, op);
     case OP_ASYNC: return op_async(c);
     case OP_OPENFD: return op_openfd(c, op);
+    case OP_OWNARENA: return op_ownarena(c, op);
     }
     return violation(c, "harness: unknown op kind %d", op->kind);
 }
@@ -985,11 +1180,12 @@ static uint64_t op_mask(const or_op *op, int env)
     static const char *const by_kind[OP_NKINDS] = {
         [OP_PUSH] = "fallocate ftruncate", [OP_EXTEND] = "fallocate ftruncate",
         [OP_POP] = "", [OP_TRUNCATE] = "", [OP_RESERVE] = "fallocate ftruncate",
-        [OP_SHRINK] = "ftruncate", [OP_SYNC] = "msync fsync",
+        [OP_SHRINK] = "ftruncate fallocate", [OP_SYNC] = "msync fsync",
         [OP_RECYCLE] = "open calloc mmap munmap msync fsync flock fstat fallocate ftruncate",
         [OP_ALLOC] = "fallocate ftruncate", [OP_GROW] = "fallocate ftruncate",
         [OP_SHRINKB] = "ftruncate fallocate", [OP_FREE] = "ftruncate fallocate",
-        [OP_ASYNC] = "msync fsync", [OP_OPENFD] = "open fstat flock calloc mmap munmap fallocate",
+        [OP_ASYNC] = "msync fsync", [OP_OPENFD] = "open fstat flock calloc mmap munmap fallocate pwrite",
+        [OP_OWNARENA] = "fallocate ftruncate msync fsync",
     };
     /* under an environment, aim at the fallback it makes run */
     if (env == 1)
@@ -1113,7 +1309,7 @@ int or_close(or_ctx *c, char *why, size_t n)
     int bad = 0;
     /* P once more through close and reopen: the model's promise at the end */
     if (!bad && c->vec[P].live)
-        bad = op_recycle(c, P) || check_vec(c, P);
+        bad = op_recycle(c, P, 0) || check_vec(c, P);
     for (int k = 0; k < NVEC && !bad; k++)
         bad = k == S ? arena_close(c) : vec_close(c, k);
     if (bad) { /* release what is left, without judging */
@@ -1183,6 +1379,7 @@ static const struct {
     [OP_SYNC] = {"sync", 6},       [OP_RECYCLE] = {"close+reopen", 3}, [OP_ALLOC] = {"alloc", 9},
     [OP_GROW] = {"grow", 8},       [OP_SHRINKB] = {"shrink", 5}, [OP_FREE] = {"free", 5},
     [OP_ASYNC] = {"arena_sync", 2}, [OP_OPENFD] = {"arena_open_fd", 2},
+    [OP_OWNARENA] = {"own-arena", 5},
 };
 
 void or_gen(st_rng *r, const or_config *cfg, or_op *op)
@@ -1216,6 +1413,9 @@ void or_describe(const or_op *op, int vary_errno, char *buf, size_t n)
     int len = snprintf(buf, n, "%s", op->kind < OP_NKINDS ? kinds[op->kind].name : "?");
     if (op->kind <= OP_RECYCLE)
         len += snprintf(buf + len, n - (size_t)len, " %c", vec_name[op->target % NVEC]);
+    if (op->kind == OP_OWNARENA)
+        len += snprintf(buf + len, n - (size_t)len, " %c %s", vec_name[own_target(op)],
+                        own_call[op->b % OWN_NCALLS]);
     len += snprintf(buf + len, n - (size_t)len, " v%u a=%llu b=%llu", op->variant,
                     (unsigned long long)(op->a % 100000), (unsigned long long)(op->b % 100000));
     if (op->env && op->env < 3 && vary_errno && len > 0 && (size_t)len < n)

@@ -13,7 +13,15 @@
  *     error of an earlier failed sync); an error with no fault behind it is a
  *     violation;
  *   - a failed sync poisons: writes are DA_EPOISONED, and a persistent
- *     vector reopens with its last successful sync.
+ *     vector reopens with its last successful sync;
+ *   - a vector's own arena refuses the raw interface (da_alloc, da_grow,
+ *     da_shrink, da_arena_resize, da_vec_init_in: DA_EINVAL; da_free: no-op)
+ *     and changes nothing; a failed da_vec_open of a new file leaves no file;
+ *     a reopened file (also one made sparse in between, as cp --sparse
+ *     does) and an arena over the caller's file with holes have every block
+ *     allocated; da_arena_open_fd refuses a file whose flock the caller
+ *     holds (EWOULDBLOCK) and never releases that lock; shrink_to_fit never
+ *     writes a header (contracts C1, C2, C3, C5, C6 of issue 9).
  * Operations are "intents" with raw random numbers interpreted against the
  * current state, so any subsequence of a recorded list still runs: that is
  * what lets model.c shrink a failure by delta debugging.
@@ -29,7 +37,9 @@
 
 enum or_kind {
     OP_PUSH, OP_EXTEND, OP_POP, OP_TRUNCATE, OP_RESERVE, OP_SHRINK, OP_SYNC, OP_RECYCLE,
-    OP_ALLOC, OP_GROW, OP_SHRINKB, OP_FREE, OP_ASYNC, OP_OPENFD, OP_NKINDS
+    OP_ALLOC, OP_GROW, OP_SHRINKB, OP_FREE, OP_ASYNC, OP_OPENFD,
+    OP_OWNARENA, /* the raw interface on T's or P's own arena: refused (contract C1) */
+    OP_NKINDS
 };
 
 typedef struct or_op {

@@ -18,6 +18,15 @@
  *   shrink_without_sync         shrink_to_fit cuts the file below the synced
  *                               length: the durable header then claims bytes
  *                               the file lost
+ * and three of the classes issue 9 found in the core (it keeps contracts C1,
+ * C2, C3, C5 and C6 of .notes/hardening-contract.md when none is selected):
+ *   moving_data                 an own-arena vector's growth moves its data
+ *                               (allocate at the end, copy, punch the old
+ *                               block) without updating its recorded offset
+ *   sparse_open                 da_vec_open / da_arena_open_fd take capacity
+ *                               from a file's size without allocating the
+ *                               blocks of its holes
+ *   open_leftover               a failed da_vec_open leaves the file it created
  *
  * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
  * same errno convention (failinfo, else EIO), so the fault harness injects
@@ -44,6 +53,7 @@
 
 enum {
     D_NONE,
+    D_MOVING_DATA, D_SPARSE_OPEN, D_OPEN_LEFTOVER, /* issue 9 */
     D_STATE_BEFORE_RESIZE,
     D_NO_COPY_ON_GROW,
     D_NO_RESERVATION_BOUND,
@@ -54,7 +64,9 @@ enum {
 };
 
 static const char *const defect_names[] = {
-    "none",          "state_before_resize",        "no_copy_on_grow",
+    "none",
+    "moving_data", "sparse_open", "open_leftover",
+    "state_before_resize",        "no_copy_on_grow",
     "no_reservation_bound", "sparse_growth", "abort_on_ftruncate_failure",
     "leak_mapping_per_resize", "shrink_without_sync",
 };
@@ -110,7 +122,10 @@ struct da_arena {
     size_t reserved, size, used, page;
     int fd, sticky;
     unsigned flags;
+    int owned; /* opened by a vector: the raw interface is refused (C1) */
 };
+
+static int refused(const da_arena *a) { return a && a->owned; }
 
 static atomic_size_t live_arenas, live_bytes;
 static _Thread_local size_t failed_reserve;
@@ -245,7 +260,7 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
         release(fd);
         return e;
     }
-    *a = (da_arena){a->base, res, size, size, page, fd, 0, cfg ? cfg->flags : 0};
+    *a = (da_arena){a->base, res, size, size, page, fd, 0, cfg ? cfg->flags : 0, 0};
     atomic_fetch_add(&live_arenas, 1);
     atomic_fetch_add(&live_bytes, res);
     *out = a;
@@ -288,17 +303,58 @@ static int lock_and_size(int fd, size_t *size)
     return 0;
 }
 
+/* C2: the blocks of a file's existing bytes are allocated before it is
+ * mapped (a sparse copy's holes would be SIGBUS on a full disk); where
+ * fallocate is missing, zeros go into the holes only. */
+static int fill_holes(int fd, size_t size)
+{
+    if (size == 0 || defect() == D_SPARSE_OPEN)
+        return 0;
+    int e = err_of(FP("fallocate") || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) != 0);
+    if (e != EOPNOTSUPP)
+        return e;
+    static const char zeros[1 << 14];
+    for (off_t at = 0; (size_t)at < size;) {
+        off_t h = lseek(fd, at, SEEK_HOLE), d;
+        if (h < 0)
+            return errno;
+        if ((size_t)h >= size)
+            return 0;
+        if ((d = lseek(fd, h, SEEK_DATA)) < 0 && errno != ENXIO)
+            return errno;
+        if (d < 0 || (size_t)d > size)
+            d = (off_t)size;
+        for (at = h; at < d;) {
+            ssize_t w = FP("pwrite") ? -1
+                                     : pwrite(fd, zeros, smaller((size_t)(d - at), sizeof zeros), at);
+            if (w <= 0)
+                return w < 0 ? errno : EIO;
+            at += w;
+        }
+    }
+    return 0;
+}
+
+/* C3: the arena's own open file description of the caller's file, so that
+ * its flock conflicts with the caller's and its unlock never is the caller's. */
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
 {
     if (!out)
         return DA_EINVAL;
     *out = NULL;
     failed_reserve = 0;
-    int d = FP("open") ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) != O_RDWR)
+        return DA_EINVAL;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int d = FP("open") ? -1 : open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (d < 0)
-        return errno == EBADF ? DA_EINVAL : errno;
+        return errno;
     size_t size = 0;
     int e = lock_and_size(d, &size);
+    if (!e)
+        e = fill_holes(d, size);
     if (e) {
         close(d);
         return e;
@@ -332,7 +388,7 @@ static int beyond(const da_arena *a, size_t end)
 
 int da_arena_resize(da_arena *a, size_t size)
 {
-    if (!a)
+    if (!a || refused(a))
         return DA_EINVAL;
     if (a->sticky)
         return DA_EPOISONED;
@@ -416,15 +472,15 @@ static int new_block(da_arena *a, size_t size, size_t align, int zero, void **ou
 
 int da_alloc(da_arena *a, size_t size, size_t align, void **out)
 {
-    return new_block(a, size, align, 0, out);
+    return refused(a) ? DA_EINVAL : new_block(a, size, align, 0, out);
 }
 
 int da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out)
 {
-    return new_block(a, size, align, 1, out);
+    return refused(a) ? DA_EINVAL : new_block(a, size, align, 1, out);
 }
 
-void da_free(da_arena *a, void *p, size_t size)
+static void free_block(da_arena *a, void *p, size_t size)
 {
     if (!a || !size || !inside(a, p, size))
         return;
@@ -447,7 +503,7 @@ static int relocate(da_arena *a, void **p, size_t old, size_t n, size_t keep, si
         return e;
     if (defect() != D_NO_COPY_ON_GROW)
         memcpy(q, *p, keep);
-    da_free(a, *p, old);
+    free_block(a, *p, old);
     *p = q;
     return 0;
 }
@@ -483,17 +539,7 @@ static int grow(da_arena *a, void **p, size_t old, size_t n, size_t align, int z
     return 0;
 }
 
-int da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
-{
-    return grow(a, p, old_size, new_size, align, 0);
-}
-
-int da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
-{
-    return grow(a, p, old_size, new_size, align, 1);
-}
-
-int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+static int shrink_block(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
 {
     if (!a || !p || !pow2(align) || new_size > old_size)
         return DA_EINVAL;
@@ -503,8 +549,14 @@ int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t al
         return DA_EINVAL;
     if (a->sticky)
         return DA_EPOISONED;
-    if (new_size == 0) {
-        da_free(a, *p, old_size);
+    if (new_size == 0) { /* C5: a failed truncation is reported, never swallowed */
+        size_t off = (size_t)((unsigned char *)*p - a->base);
+        if (off + old_size == a->used && up(off, a->page) < a->size) {
+            int e = set_size(a, up(off, a->page));
+            if (e)
+                return e;
+        }
+        free_block(a, *p, old_size);
         *p = (void *)(uintptr_t)align;
         return 0;
     }
@@ -524,6 +576,27 @@ int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t al
     return 0;
 }
 
+void da_free(da_arena *a, void *p, size_t size)
+{
+    if (!refused(a))
+        free_block(a, p, size);
+}
+
+int da_grow(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return refused(a) ? DA_EINVAL : grow(a, p, old_size, new_size, align, 0);
+}
+
+int da_grow_zeroed(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return refused(a) ? DA_EINVAL : grow(a, p, old_size, new_size, align, 1);
+}
+
+int da_shrink(da_arena *a, void **p, size_t old_size, size_t new_size, size_t align)
+{
+    return refused(a) ? DA_EINVAL : shrink_block(a, p, old_size, new_size, align);
+}
+
 /* ---- vectors ------------------------------------------------------------------- */
 
 static void *own_data(const da_vec *v)
@@ -538,6 +611,7 @@ static void attach(da_vec *v, da_arena *a, size_t elem, int own)
     v->poison_ = &a->sticky;
     v->elem_size = elem;
     v->own_arena_ = (unsigned char)own;
+    a->owned |= own;
     v->head_ = a->used;
     v->data = own_data(v);
 }
@@ -561,7 +635,7 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a)
     if (!v)
         return DA_EINVAL;
     memset(v, 0, sizeof *v);
-    if (!elem_size || !a)
+    if (!elem_size || !a || refused(a))
         return DA_EINVAL;
     attach(v, a, elem_size, 0);
     return 0;
@@ -571,8 +645,10 @@ static int resize_block(da_vec *v, size_t bytes)
 {
     void *p = v->data;
     da_arena *a = v->arena_;
-    int e = bytes > v->bytes_ ? da_grow(a, &p, v->bytes_, bytes, a->page)
-                              : da_shrink(a, &p, v->bytes_, bytes, a->page);
+    int e = defect() == D_MOVING_DATA && v->own_arena_ && v->bytes_ && bytes > v->bytes_
+                ? relocate(a, &p, v->bytes_, bytes, v->bytes_, a->page, 0) /* head_ kept */
+            : bytes > v->bytes_ ? grow(a, &p, v->bytes_, bytes, a->page, 0)
+                                : shrink_block(a, &p, v->bytes_, bytes, a->page);
     if (e)
         return e;
     v->bytes_ = bytes;
@@ -735,21 +811,35 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (!path || !elem_size)
         return DA_EINVAL;
     failed_reserve = 0;
-    int fd = FP("open") ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* C6: a file this call creates is removed again on any failure */
+    int fd = FP("open") ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW), created = 0;
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        created = fd >= 0 && defect() != D_OPEN_LEFTOVER;
+    }
     if (fd < 0)
         return errno;
     size_t size = 0;
     int e = lock_and_size(fd, &size);
+    if (!e)
+        e = fill_holes(fd, size);
     if (e) {
+        if (created)
+            unlink(path);
         close(fd);
         return e == DA_EINVAL ? DA_EBADFILE : e;
     }
     da_arena *a;
-    if ((e = arena_new(&a, fd, size, cfg)))
+    if ((e = arena_new(&a, fd, size, cfg))) {
+        if (created)
+            unlink(path);
         return e;
+    }
     attach(v, a, elem_size, 1);
     v->persistent_ = 1;
     if ((e = load(v))) {
+        if (created)
+            unlink(path);
         da_arena_close(a);
         memset(v, 0, sizeof *v);
         return e;
@@ -797,7 +887,7 @@ int da_vec_close(da_vec *v)
         int c = da_arena_close(v->arena_);
         e = e ? e : c;
     } else {
-        da_free(v->arena_, v->data, v->bytes_);
+        free_block(v->arena_, v->data, v->bytes_);
     }
     memset(v, 0, sizeof *v);
     return e;

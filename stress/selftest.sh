@@ -17,6 +17,9 @@ mkdir -p "$logs"
 expect() {
     case $1 in
     none)                       echo "diskfull exhaust crash model sweep threads" ;;
+    moving_data)                echo "model sweep" ;;
+    sparse_open)                echo "model sweep" ;;
+    open_leftover)              echo "model sweep" ;;
     state_before_resize)        echo "model sweep diskfull" ;;
     no_copy_on_grow)            echo "model diskfull" ;;
     no_reservation_bound)       echo "exhaust model sweep" ;;
@@ -26,7 +29,8 @@ expect() {
     shrink_without_sync)        echo "crash" ;;
     esac
 }
-DEFECTS="state_before_resize no_copy_on_grow no_reservation_bound sparse_growth
+DEFECTS="moving_data sparse_open open_leftover
+state_before_resize no_copy_on_grow no_reservation_bound sparse_growth
 abort_on_ftruncate_failure leak_mapping_per_resize shrink_without_sync"
 
 # run DEFECT DRIVER: sets rc and how (what the driver said)

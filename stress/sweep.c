@@ -3,7 +3,8 @@
  * For each point and N = 1, 2, ...: run a fixed workload (temp vector T,
  * persistent vector P created, synced, shrunk and reopened, vector S and raw
  * blocks in a shared arena allocated, grown, moved, shrunk and freed, an
- * arena over the caller's file) with the point failing on its Nth call,
+ * arena over the caller's file, over one with a hole, and over one whose
+ * flock the caller holds) with the point failing on its Nth call,
  * transient (that call only) or persistent (from the Nth on), until a run
  * completes without reaching N.  stress/oracle.c checks every call of the
  * workload; then the fault is disarmed and a recovery tail checks that every
@@ -53,12 +54,14 @@ static size_t workload(or_op *w, int fallback)
     size_t n = 0;
     w[n++] = mk(OP_PUSH, T, 0, 0, 0);        /* creates T */
     w[n++] = mk(OP_EXTEND, T, 0, 2000, 1);   /* 2000 elements */
-    w[n++] = mk(OP_PUSH, P, 0, 0, 0);        /* creates P's file */
+    w[n++] = mk(OP_PUSH, P, 0, 0, 0);        /* creates P's file: a failure leaves none (C6) */
     w[n++] = mk(OP_EXTEND, P, 0, 1000, 1);
     w[n++] = mk(OP_SYNC, P, 0, 0, 0);
     w[n++] = mk(OP_EXTEND, P, 0, 700, 1);
     w[n++] = mk(OP_PUSH, S, 0, 0, 0);        /* creates the shared arena */
     w[n++] = mk(OP_EXTEND, S, 0, 600, 1);
+    w[n++] = mk(OP_OPENFD, 0, 1, 5000, 9);           /* the caller holds its flock (C3) */
+    w[n++] = mk(OP_OPENFD, 0, 2, 3 * 4096, 8);       /* a file with a hole (C2) */
     w[n++] = mk(OP_ALLOC, 0, 0, 1 | 100 << 8, 3);   /* 101 bytes, align 8 */
     w[n++] = mk(OP_ALLOC, 0, 1, 5 | 6000 << 8, 6);  /* zeroed, 6001 bytes, align 64 */
     w[n++] = mk(OP_ALLOC, 0, 0, 2 | 50 << 8, 12);   /* 51 bytes, align 4096 */
@@ -72,14 +75,15 @@ static size_t workload(or_op *w, int fallback)
     w[n++] = mk(OP_TRUNCATE, T, 0, 30, 0);
     w[n++] = mk(OP_SHRINK, T, 0, 0, 0);
     w[n++] = mk(OP_TRUNCATE, P, 0, 40, 0);
-    w[n++] = mk(OP_SHRINK, P, 0, 0, 0);              /* cuts into the synced length: syncs */
+    w[n++] = mk(OP_SHRINK, P, 0, 0, 0);              /* below the synced length: keeps it,
+                                                        writes no header (C5) */
     w[n++] = mk(OP_RESERVE, T, 1, 5000, 2);          /* exact */
     w[n++] = mk(OP_RESERVE, P, 0, 3000, 2);          /* amortized */
     w[n++] = mk(OP_SHRINK, S, 0, 0, 0);
     w[n++] = mk(OP_OPENFD, 0, 0, 5000, 7);
     w[n++] = mk(OP_POP, T, 0, 0, 0);
     w[n++] = mk(OP_RECYCLE, T, 0, 0, 0);
-    w[n++] = mk(OP_RECYCLE, P, 0, 0, 0);
+    w[n++] = mk(OP_RECYCLE, P, 3, 0, 0);             /* reopened after cp --sparse (C2) */
     w[n++] = mk(OP_RECYCLE, S, 0, 0, 0);
     w[n++] = mk(OP_EXTEND, T, 0, 100, 1);
     w[n++] = mk(OP_EXTEND, S, 0, 100, 1);

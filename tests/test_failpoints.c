@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -216,7 +217,12 @@ static void every_point_reached(void **state)
 
 #define ERR ENOTRECOVERABLE /* an errno nothing here produces by itself */
 
-typedef struct op_ctx { da_arena *a; da_vec v, w; } op_ctx;
+typedef struct op_ctx {
+    da_arena *a;
+    da_vec v, w;
+    int fd;       /* the caller's descriptor (open_fd), 0 = none */
+    uint64_t hdr; /* hash of v's header area (the file before its data) */
+} op_ctx;
 
 typedef struct countdown {
     const char *name;
@@ -226,6 +232,9 @@ typedef struct countdown {
     int sync_op;                  /* a failure poisons the arena by design */
     int syncs_first;              /* a documented sync precedes the change: the header
                                      may be rewritten (with the current length) */
+    void (*check_failed)(op_ctx *); /* more that a failed op must have left alone */
+    int result;                   /* what the op returns when nothing fails (0, or an
+                                     error the state forces) */
 } countdown;
 
 static uint64_t val(uint64_t i) { return i * 0x2545F4914F6CDD1Dull + 3; }
@@ -304,9 +313,16 @@ static void setup_file(op_ctx *c)
 static int op_reopen(op_ctx *c) { return da_vec_open(&c->w, path, 8, NULL); }
 static void done_reopen(op_ctx *c) { check_values(&c->w, 5000); }
 
-/* persistent: create a new file (the file itself may stay, empty or zero) */
+/* persistent: create a new file; a failure leaves no file behind (C6) */
 static void setup_none(op_ctx *c) { (void)c; }
 static void done_create(op_ctx *c) { check_values(&c->w, 0); }
+static void failed_create(op_ctx *c)
+{
+    (void)c;
+    if (t_path_size(path) != -1)
+        fail_msg("a failed create left %s behind (%lld bytes; C6: nothing it created stays)",
+                 path, t_path_size(path));
+}
 
 /* persistent: sync, then shrink below the synced length (syncs first) */
 static void setup_persistent(op_ctx *c)
@@ -325,16 +341,29 @@ static void done_psync(op_ctx *c)
     check_values(&v, 8000);
     assert_int_equal(da_vec_close(&v), 0);
 }
+/* C5: shrink_to_fit writes no header and keeps room for the synced length:
+ * synced at 8000, grown to 30000, truncated to 100, it shrinks the file to
+ * the 8000 (the only call that changes the file), header untouched. */
+static uint64_t header_hash(const da_vec *v)
+{
+    const char *base = da_arena_base(da_vec_arena(v));
+    return t_hash(base, (size_t)((const char *)v->data - base));
+}
 static void setup_truncated(op_ctx *c)
 {
     setup_persistent(c);
     assert_int_equal(da_vec_sync(&c->v), 0);
+    fill(&c->v, 30000);
     da_vec_truncate(&c->v, 100);
+    c->hdr = header_hash(&c->v);
 }
 static int op_pshrink(op_ctx *c) { return da_vec_shrink_to_fit(&c->v); }
 static void done_pshrink(op_ctx *c)
 {
     check_values(&c->v, 100);
+    if (header_hash(&c->v) != c->hdr)
+        fail_msg("shrink_to_fit of a persistent vector wrote its header (C5: never)");
+    assert_int_equal(c->v.cap, (8000 * 8 + page - 1) / page * page / 8);
     assert_int_equal(da_vec_close(&c->v), 0);
     da_vec v;
     assert_int_equal(da_vec_open(&v, path, 8, NULL), 0);
@@ -342,15 +371,40 @@ static void done_pshrink(op_ctx *c)
     assert_int_equal(da_vec_close(&v), 0);
 }
 
+/* da_arena_open_fd on a file whose flock the caller holds on its own
+ * descriptor: EWOULDBLOCK (C3), and the caller keeps its lock whatever
+ * fails (defect 4: the failure path's LOCK_UN released it). */
+static void setup_locked(op_ctx *c)
+{
+    static const char bytes[3 * 4096 + 5] = "caller's file";
+    t_write_file(path, bytes, sizeof bytes);
+    c->fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(c->fd > 0);
+    assert_int_equal(flock(c->fd, LOCK_EX | LOCK_NB), 0);
+}
+static int op_open_locked(op_ctx *c) { return da_arena_open_fd(&c->a, c->fd, NULL); }
+static void caller_keeps_lock(op_ctx *c)
+{
+    assert_null(c->a);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    int free_ = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    if (free_)
+        fail_msg("da_arena_open_fd released the flock the caller holds (C3)");
+}
+
 static const countdown ops[] = {
-    {"push that grows the file", setup_full, op_push, done_push, 0, 0},
-    {"reserve that moves a shared block", setup_shared, op_move, done_move, 0, 0},
-    {"shrink_to_fit", setup_shrink, op_shrink, done_shrink, 0, 0},
-    {"reopen a persistent file", setup_file, op_reopen, done_reopen, 0, 0},
-    {"create a persistent file", setup_none, op_reopen, done_create, 1, 0},
-    {"sync a persistent vector", setup_persistent, op_psync, done_psync, 1, 0},
-    {"shrink a persistent vector below its sync", setup_truncated, op_pshrink, done_pshrink, 1,
-     1},
+    {"push that grows the file", setup_full, op_push, done_push, 0, 0, NULL, 0},
+    {"reserve that moves a shared block", setup_shared, op_move, done_move, 0, 0, NULL, 0},
+    {"shrink_to_fit", setup_shrink, op_shrink, done_shrink, 0, 0, NULL, 0},
+    {"reopen a persistent file", setup_file, op_reopen, done_reopen, 0, 0, NULL, 0},
+    {"create a persistent file", setup_none, op_reopen, done_create, 1, 0, failed_create, 0},
+    {"sync a persistent vector", setup_persistent, op_psync, done_psync, 1, 0, NULL, 0},
+    {"shrink a persistent vector below its sync", setup_truncated, op_pshrink, done_pshrink, 0,
+     0, NULL, 0},
+    {"open_fd of a file the caller has locked", setup_locked, op_open_locked, caller_keeps_lock,
+     0, 0, caller_keeps_lock, EWOULDBLOCK},
 };
 
 static void teardown_ctx(op_ctx *c)
@@ -358,6 +412,8 @@ static void teardown_ctx(op_ctx *c)
     da_vec_close(&c->v);
     da_vec_close(&c->w);
     da_arena_close(c->a);
+    if (c->fd > 0)
+        close(c->fd);
     memset(c, 0, sizeof *c);
     unlink(path);
 }
@@ -380,12 +436,16 @@ static int run_once(const countdown *cd, const char *point, unsigned n, unsigned
     t_fail_off();
     /* calloc reports ENOMEM, as calloc does, whatever errno was armed */
     int want = strcmp(point, FP("calloc")) == 0 ? ENOMEM : ERR;
-    if (e == 0) {
+    if (e == cd->result) {
         cd->check_done(&c);
     } else {
+        if (n == 0)
+            fail_msg("%s with no fault armed: returned %d, expected %d", cd->name, e,
+                     cd->result);
         if (e != want)
-            fail_msg("%s with the %u. reach of %s failed: returned %d, not the armed %d",
-                     cd->name, n, point, e, want);
+            fail_msg("%s with the %u. reach of %s failing: returned %d, expected %d or the "
+                     "armed %d",
+                     cd->name, n, point, e, cd->result, want);
         if (cd->sync_op && a)
             s.error = da_arena_error(a);
         if (cd->syncs_first && a) {
@@ -399,28 +459,29 @@ static int run_once(const countdown *cd, const char *point, unsigned n, unsigned
                      point, e, why);
         if (!a && file)
             assert_true(t_path_hash(path) == file); /* a refused open left the file alone */
+        if (cd->check_failed)
+            cd->check_failed(&c);
     }
     teardown_ctx(&c);
     return *reached >= n;
 }
 
+/* One test per composite op, so that one op's failure hides no other's. */
 static void countdown_every_reach(void **state)
 {
-    (void)state;
+    const countdown *cd = *state;
     unsigned failures = 0;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        for (const char *const *p = da_failpoint_names(); *p; p++) {
-            unsigned total, got;
-            run_once(&ops[i], *p, 0, &total); /* how often the op reaches it */
-            for (unsigned n = 1; n <= total; n++) {
-                run_once(&ops[i], *p, n, &got);
-                failures++;
-            }
+    for (const char *const *p = da_failpoint_names(); *p; p++) {
+        unsigned total, got;
+        run_once(cd, *p, 0, &total); /* how often the op reaches it */
+        for (unsigned n = 1; n <= total; n++) {
+            run_once(cd, *p, n, &got);
+            failures++;
         }
     }
-    print_message("# %u single failures injected, each changed nothing or completed\n",
-                  failures);
-    assert_true(failures > 20);
+    print_message("# %s: %u single failures injected, each changed nothing or completed\n",
+                  cd->name, failures);
+    assert_true(failures > 0);
 }
 
 static int setup_dir(void **state)
@@ -442,10 +503,15 @@ int main(void)
 {
     t_main_init();
     page = (size_t)sysconf(_SC_PAGESIZE);
-    const struct CMUnitTest tests[] = {
+    struct CMUnitTest tests[2 + sizeof ops / sizeof ops[0]] = {
         cmocka_unit_test(list_matches_source),
         cmocka_unit_test_setup_teardown(every_point_reached, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(countdown_every_reach, setup_dir, teardown_dir),
     };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        struct CMUnitTest t = cmocka_unit_test_prestate_setup_teardown(
+            countdown_every_reach, setup_dir, teardown_dir, (void *)&ops[i]);
+        t.name = ops[i].name;
+        tests[2 + i] = t;
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
