@@ -19,7 +19,7 @@
  *                               length: the durable header then claims bytes
  *                               the file lost
  * and three of the classes issue 9 found in the core (it keeps contracts C1,
- * C2, C3, C5 and C6 of .notes/hardening-contract.md when none is selected):
+ * C2, C3, C4, C5, C6 and C10 of .notes/hardening-contract.md when none is selected):
  *   moving_data                 an own-arena vector's growth moves its data
  *                               (allocate at the end, copy, punch the old
  *                               block) without updating its recorded offset
@@ -27,6 +27,9 @@
  *                               from a file's size without allocating the
  *                               blocks of its holes
  *   open_leftover               a failed da_vec_open leaves the file it created
+ *   fork_unlock                 a forked child's copies stay live: its close
+ *                               syncs, truncates and unlocks the parent's file
+ * (and keeps C4 and C10 too).
  *
  * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
  * same errno convention (failinfo, else EIO), so the fault harness injects
@@ -38,6 +41,7 @@
 #include <fcntl.h>
 #include <fiu-local.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +65,7 @@ enum {
     D_ABORT_ON_FTRUNCATE,
     D_LEAK_MAPPING,
     D_SHRINK_WITHOUT_SYNC,
+    D_FORK_UNLOCK,
 };
 
 static const char *const defect_names[] = {
@@ -68,7 +73,7 @@ static const char *const defect_names[] = {
     "moving_data", "sparse_open", "open_leftover",
     "state_before_resize",        "no_copy_on_grow",
     "no_reservation_bound", "sparse_growth", "abort_on_ftruncate_failure",
-    "leak_mapping_per_resize", "shrink_without_sync",
+    "leak_mapping_per_resize", "shrink_without_sync", "fork_unlock",
 };
 
 static int defect(void)
@@ -122,10 +127,53 @@ struct da_arena {
     size_t reserved, size, used, page;
     int fd, sticky;
     unsigned flags;
-    int owned; /* opened by a vector: the raw interface is refused (C1) */
+    int owned;  /* opened by a vector: the raw interface is refused (C1) */
+    int gate;   /* nonzero refuses writes: sticky error or fork (push_fast reads it) */
+    int forked; /* C4: a copy inherited through fork() */
+    struct da_arena *next, *prev;
 };
 
 static int refused(const da_arena *a) { return a && a->owned; }
+static int refusal(const da_arena *a)
+{
+    return a->forked ? DA_EFORKED : a->sticky ? DA_EPOISONED : 0;
+}
+
+/* C4: every open arena, so that a forked child's copies become inert (the
+ * fork_unlock defect leaves them live, as the old core did). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static da_arena *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void reg_prepare(void) { pthread_mutex_lock(&registry_lock); }
+static void reg_parent(void) { pthread_mutex_unlock(&registry_lock); }
+static void reg_child(void)
+{
+    for (da_arena *a = registry; a && defect() != D_FORK_UNLOCK; a = a->next)
+        a->forked = a->gate = 1;
+    pthread_mutex_unlock(&registry_lock);
+}
+static void reg_init(void) { (void)pthread_atfork(reg_prepare, reg_parent, reg_child); }
+static void reg_add(da_arena *a)
+{
+    pthread_once(&atfork_once, reg_init);
+    pthread_mutex_lock(&registry_lock);
+    a->next = registry;
+    if (registry)
+        registry->prev = a;
+    registry = a;
+    pthread_mutex_unlock(&registry_lock);
+}
+static void reg_remove(da_arena *a)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        registry = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    pthread_mutex_unlock(&registry_lock);
+}
 
 static atomic_size_t live_arenas, live_bytes;
 static _Thread_local size_t failed_reserve;
@@ -260,7 +308,9 @@ static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
         release(fd);
         return e;
     }
-    *a = (da_arena){a->base, res, size, size, page, fd, 0, cfg ? cfg->flags : 0, 0};
+    *a = (da_arena){.base = a->base, .reserved = res, .size = size, .used = size, .page = page,
+                    .fd = fd, .flags = cfg ? cfg->flags : 0};
+    reg_add(a);
     atomic_fetch_add(&live_arenas, 1);
     atomic_fetch_add(&live_bytes, res);
     *out = a;
@@ -344,7 +394,9 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
     *out = NULL;
     failed_reserve = 0;
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) != O_RDWR)
+    struct stat st;
+    if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) != O_RDWR || fstat(fd, &st) != 0 ||
+        !S_ISREG(st.st_mode))
         return DA_EINVAL;
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -366,10 +418,14 @@ int da_arena_close(da_arena *a)
 {
     if (!a)
         return 0;
-    int e = a->sticky;
+    int e = a->forked ? 0 : a->sticky;
     if (FP("munmap") || munmap(a->base, a->reserved) != 0)
         e = e ? e : errno;
-    release(a->fd);
+    if (a->forked)
+        close(a->fd); /* the parent's lock stays */
+    else
+        release(a->fd);
+    reg_remove(a);
     atomic_fetch_sub(&live_arenas, 1);
     atomic_fetch_sub(&live_bytes, a->reserved);
     free(a);
@@ -390,8 +446,8 @@ int da_arena_resize(da_arena *a, size_t size)
 {
     if (!a || refused(a))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    if (a->gate)
+        return refusal(a);
     if (beyond(a, size))
         return DA_ECAPACITY;
     int e = set_size(a, size);
@@ -403,7 +459,7 @@ int da_arena_resize(da_arena *a, size_t size)
 static int keep_error(da_arena *a, int e)
 {
     if (e && !a->sticky)
-        a->sticky = e;
+        a->sticky = a->gate = e;
     return e;
 }
 
@@ -421,6 +477,8 @@ int da_arena_sync(da_arena *a)
 {
     if (!a)
         return DA_EINVAL;
+    if (a->forked)
+        return DA_EFORKED;
     if (a->sticky)
         return a->sticky;
     int e = msync_range(a, 0, a->size);
@@ -441,8 +499,8 @@ static int new_block(da_arena *a, size_t size, size_t align, int zero, void **ou
 {
     if (!a || !out || !pow2(align))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    if (a->gate)
+        return refusal(a);
     if (size == 0) {
         *out = (void *)(uintptr_t)align;
         return 0;
@@ -482,7 +540,7 @@ int da_alloc_zeroed(da_arena *a, size_t size, size_t align, void **out)
 
 static void free_block(da_arena *a, void *p, size_t size)
 {
-    if (!a || !size || !inside(a, p, size))
+    if (!a || !size || !inside(a, p, size) || a->forked)
         return;
     size_t off = (size_t)((unsigned char *)p - a->base);
     if (off + size == a->used) {
@@ -516,8 +574,8 @@ static int grow(da_arena *a, void **p, size_t old, size_t n, size_t align, int z
         return new_block(a, n, align, zero, p);
     if (!inside(a, *p, old))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    if (a->gate)
+        return refusal(a);
     size_t off = (size_t)((unsigned char *)*p - a->base);
     if (off + old != a->used || ((uintptr_t)*p & (align - 1)))
         return relocate(a, p, old, n, old, align, zero);
@@ -547,8 +605,8 @@ static int shrink_block(da_arena *a, void **p, size_t old_size, size_t new_size,
         return 0;
     if (!inside(a, *p, old_size))
         return DA_EINVAL;
-    if (a->sticky)
-        return DA_EPOISONED;
+    if (a->gate)
+        return refusal(a);
     if (new_size == 0) { /* C5: a failed truncation is reported, never swallowed */
         size_t off = (size_t)((unsigned char *)*p - a->base);
         if (off + old_size == a->used && up(off, a->page) < a->size) {
@@ -608,7 +666,7 @@ static void attach(da_vec *v, da_arena *a, size_t elem, int own)
 {
     memset(v, 0, sizeof *v);
     v->arena_ = a;
-    v->poison_ = &a->sticky;
+    v->poison_ = &a->gate;
     v->elem_size = elem;
     v->own_arena_ = (unsigned char)own;
     a->owned |= own;
@@ -662,7 +720,7 @@ static int reserve(da_vec *v, size_t more, int exact)
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
+        return refusal(v->arena_);
     if (more <= v->cap - v->len)
         return 0;
     size_t page = v->arena_->page;
@@ -707,7 +765,7 @@ int da_vec_pop(da_vec *v, void *out)
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
+        return refusal(v->arena_);
     if (!v->len)
         return DA_EEMPTY;
     v->len--;
@@ -811,8 +869,19 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (!path || !elem_size)
         return DA_EINVAL;
     failed_reserve = 0;
+    /* C10: what is not a regular file is never opened for writing */
+    struct stat st;
+    int probe = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (probe >= 0) {
+        int bad = fstat(probe, &st) != 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP
+                                                : !S_ISREG(st.st_mode) ? DA_EBADFILE : 0;
+        close(probe);
+        if (bad)
+            return bad;
+    }
     /* C6: a file this call creates is removed again on any failure */
-    int fd = FP("open") ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW), created = 0;
+    int fd = FP("open") ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK),
+        created = 0;
     if (fd < 0 && errno == ENOENT) {
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         created = fd >= 0 && defect() != D_OPEN_LEFTOVER;
@@ -856,6 +925,8 @@ int da_vec_sync(da_vec *v)
     da_arena *a = v->arena_;
     if (!v->persistent_)
         return da_arena_sync(a);
+    if (a->forked)
+        return DA_EFORKED;
     if (a->sticky)
         return a->sticky;
     int e = keep_error(a, msync_range(a, v->head_, v->len * v->elem_size));
@@ -867,7 +938,7 @@ int da_vec_shrink_to_fit(da_vec *v)
     if (!v || !v->arena_)
         return DA_EINVAL;
     if (*v->poison_)
-        return DA_EPOISONED;
+        return refusal(v->arena_);
     /* the contract: a persistent vector keeps room for its synced length */
     size_t keep = v->len;
     if (v->persistent_ && v->synced_len_ > keep && defect() != D_SHRINK_WITHOUT_SYNC)
@@ -882,7 +953,7 @@ int da_vec_close(da_vec *v)
 {
     if (!v || !v->arena_)
         return 0;
-    int e = v->persistent_ ? da_vec_sync(v) : 0;
+    int e = v->persistent_ && !v->arena_->forked ? da_vec_sync(v) : 0;
     if (v->own_arena_) {
         int c = da_arena_close(v->arena_);
         e = e ? e : c;

@@ -16,9 +16,9 @@ mkdir -p "$logs"
 # listed as "not built".
 expect() {
     case $1 in
-    none)                       echo "diskfull exhaust crash model sweep threads" ;;
+    none)                       echo "diskfull exhaust crash files model sweep threads" ;;
     moving_data)                echo "model sweep" ;;
-    sparse_open)                echo "model sweep" ;;
+    sparse_open)                echo "model sweep files" ;;
     open_leftover)              echo "model sweep" ;;
     state_before_resize)        echo "model sweep diskfull" ;;
     no_copy_on_grow)            echo "model diskfull" ;;
@@ -27,11 +27,12 @@ expect() {
     abort_on_ftruncate_failure) echo "sweep" ;;
     leak_mapping_per_resize)    echo "sweep exhaust" ;;
     shrink_without_sync)        echo "crash" ;;
+    fork_unlock)                echo "files" ;;
     esac
 }
 DEFECTS="moving_data sparse_open open_leftover
 state_before_resize no_copy_on_grow no_reservation_bound sparse_growth
-abort_on_ftruncate_failure leak_mapping_per_resize shrink_without_sync"
+abort_on_ftruncate_failure leak_mapping_per_resize shrink_without_sync fork_unlock"
 
 # run DEFECT DRIVER: sets rc and how (what the driver said)
 run() {
