@@ -196,7 +196,8 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  * Holes in the file (a sparse copy) are allocated at open, so that stores into
  * capacity cannot meet a full disk.  A new file's first header and its
  * directory entry are made durable before the open returns; a failed open
- * removes a file it created.  Only one handle at a time may hold a file open:
+ * removes a file it created (unless it fails with EWOULDBLOCK: another handle
+ * opened and locked the new file meanwhile, and it is theirs).  Only one handle at a time may hold a file open:
  * a second open, in this or another process, fails with EWOULDBLOCK.
  * @return 0; DA_EBADFILE (not a diskalloc vector file, other element size or
  *   version, damaged headers, data shorter than its length, or not a regular
