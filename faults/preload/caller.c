@@ -4,7 +4,9 @@
  * A failed mmap in a language runtime's start-up says nothing about the code
  * under test; the campaign shows who made each failed call, counts the calls
  * per object in the unharmed run, and with NTHFAIL_ONLY_FROM counts (and
- * fails) only the calls one object makes.
+ * fails) only the calls one object makes ("program" for the executable,
+ * part of a library's file name, or "after-main" for every object's calls
+ * once main has started).
  */
 #define _GNU_SOURCE
 #include "nthfail.h"
@@ -95,6 +97,8 @@ int nt_caller_counts(const char *site_name, const void *ret)
     count_caller(site_name, object);
     if (!only)
         return 1;
+    if (strcmp(only, "after-main") == 0)
+        return !(flags & NT_BEFORE_MAIN);
     return strstr(object, only) != NULL ||
            (strcmp(only, "program") == 0 && (flags & NT_PROGRAM));
 }

@@ -15,7 +15,8 @@
  *   NTHFAIL_ERRNO  ENOSPC, EIO, ... or a number; required with NTHFAIL_SITE,
  *                  because a guessed errno makes a run unreproducible
  *   NTHFAIL_ONLY_FROM  count and fail only the calls made by this object: a
- *                  substring of its file name (libfoo.so) or "program"
+ *                  substring of its file name (libfoo.so), "program", or
+ *                  "after-main" (any object, once main has started)
  *   NTHFAIL_STATE  file holding the counters, shared by every process of the
  *                  tree that inherits the variable, so that "the Nth call" is
  *                  the same in a campaign run and in its replay; created if
