@@ -100,4 +100,17 @@ check "campaign: a failure whose stderr repeats the unharmed run's is a silent e
 $camp --sites fsize --cap 2 --out "$out/verdicts" -- "$crate" 64 > "$log" 2>&1
 check "campaign: SIGXFSZ under fsize sigxfsz is a 'default signal', not a crash" \
     'grep -q "^fsize  *sigxfsz  *2  *1  *0  *0  *0  *1 " "$log" && ! has "CRASH.*fsize sigxfsz"'
+
+# 7. the README's worked example: numpy.memmap dies with SIGBUS on a full disk
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    echo "ok - campaign README example: numpy.memmap SIGBUS on a full disk # SKIP python3-numpy not installed" >> "$tap"
+elif has 'sandbox unavailable'; then
+    echo "ok - campaign README example: numpy.memmap SIGBUS on a full disk # SKIP no user namespaces" >> "$tap"
+else
+    $camp --sites disk-full --cap 4 --out "$out/numpy" -- /usr/bin/python3 -c \
+        'import numpy as np; a = np.memmap("data.f64", dtype="float64", mode="w+", shape=(1 << 17,)); a[:] = np.arange(1 << 17); a.flush()' \
+        > "$log" 2>&1
+    check "campaign README example: numpy.memmap SIGBUS on a full disk" \
+        'has "^CRASH x[0-9]*  \[disk-full tmpfs limit.*SIGBUS" && grep -q "^disk-full  tmpfs  *4  *[1-9]" "$log"'
+fi
 exit 0
