@@ -36,6 +36,12 @@ else
     "$here/campaign" replay --repeat 2 --site disk-full --mode tmpfs --limit 4096 \
         --shim "$shim" -- "$crate" 256 > "$log" 2>&1
     check "campaign replay --repeat reports a rate" 'has "^replay: 2 runs: crash 2 (100%)"'
+    input=$(mktemp /tmp/da-campaign-check-XXXXXX)
+    $camp --sites disk-full --cap 2 --out "$out/visible" --cmd "cat $input && exec $crate 64" \
+        > "$log" 2>&1
+    rm -f "$input"
+    check "campaign disk-full: files already in /tmp stay visible (overlay)" \
+        'grep -q "^disk-full  tmpfs  *2  *1 " "$log" && ! has "the largest size"'
     mkdir -p "$out/elsewhere"
     $camp --sites disk-full --cap 2 --out "$out/outside" -- "$crate" 64 "$out/elsewhere" \
         > "$log" 2>&1
