@@ -4,10 +4,11 @@ runs it through faults/campaign-check.sh, one TAP line per test)."""
 import os
 import random
 import signal
+import struct
 import tempfile
 import unittest
 
-from campaignlib import conventions as conv, judge, sizes
+from campaignlib import conventions as conv, judge, shimstate, sizes
 
 RUST_PANIC = [
     "thread 'main' panicked at src/lib.rs:42:9:",
@@ -137,6 +138,42 @@ class Conventions(unittest.TestCase):
         line = conv.replay_line("campaign", "replay", [("n", 3), ("x", None), ("flag", True)],
                                 ["--cmd", 'echo "$TMPDIR"'])
         self.assertEqual(line, "campaign replay --n 3 --flag --cmd 'echo \"$TMPDIR\"'")
+
+
+class ShimState(unittest.TestCase):
+    HEADER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "preload", "nthfail.h")
+
+    def test_offsets_follow_nthfail_h(self):
+        with open(self.HEADER) as f:
+            h = f.read()
+        for text in ("#define NT_CALLERS %d" % shimstate.NCALLERS,
+                     "#define NT_FILES %d" % shimstate.NFILES,
+                     "== %d" % shimstate.STATE_BYTES,
+                     " %d   failer" % shimstate.FAILER,
+                     " %d   %d callers" % (shimstate.CALLERS, shimstate.NCALLERS),
+                     " %d   %d files" % (shimstate.FILES, shimstate.NFILES)):
+            self.assertIn(text, h)
+
+    def test_read_back(self):
+        data = bytearray(shimstate.STATE_BYTES)
+        struct.pack_into("<40sQQQ", data, 0, b"mmap", 7, 1, 0)
+        struct.pack_into("<II248s", data, shimstate.FAILER, 1, 3, b"prog")
+        struct.pack_into("<QQ48s", data, shimstate.CALLERS + 64 * 5, 99, 7, b"mmap\tlibx.so")
+        struct.pack_into("<QQQII224s", data, shimstate.FILES + 256 * 3, 1, 8192, 5000, 1, 2,
+                         b"/var/tmp/f (deleted)")
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            st = shimstate.read_state(f.name)
+        self.assertEqual(st["counts"]["mmap"], (7, 1))
+        self.assertEqual(st["failed_by"], "prog (program, before main)")
+        self.assertEqual(st["callers"], {"mmap": {"libx.so": 7}})
+        self.assertEqual(st["files"], [dict(path="/var/tmp/f", disk_max=8192, size_max=5000,
+                                            how=2)])
+
+    def test_missing_or_short_file_reads_empty(self):
+        self.assertEqual(shimstate.read_state("/nonexistent")["counts"], {})
 
 
 if __name__ == "__main__":
