@@ -1,8 +1,12 @@
 """Conventions of the fault explorers (faults/campaign, the power-loss one):
 where a run's results go, how a finding is replayed, what the exit status
 means, how seeds are chosen, how results are written.  Nothing here knows
-what a site or a verdict is."""
+what a site or a verdict is.  The names and behaviour match faults/runlib.py
+of the power-loss explorer (pick_seed, out_dir, EXIT_*, write_csv,
+write_json, Progress(label, total).update(done, findings)), written at the
+same time on another branch: one of the two can replace the other."""
 import csv
+import datetime
 import json
 import os
 import shlex
@@ -10,37 +14,41 @@ import sys
 import time
 
 # Exit status of an explorer and of its replay subcommand.
-EXIT_OK = 0          # nothing in a --fail-on verdict
+EXIT_CLEAN = 0       # nothing in a --fail-on verdict
 EXIT_FINDINGS = 1    # findings (or, with --expect-findings, the self-test failed)
-EXIT_USAGE = 2       # usage error, or the unharmed run is not ok: nothing was judged
-EXIT_MEANING = {EXIT_OK: "no findings", EXIT_FINDINGS: "findings",
-                EXIT_USAGE: "usage error or broken unharmed run"}
+EXIT_BROKEN = 2      # usage error, or the unharmed run is not ok: nothing was judged
+EXIT_MEANING = {EXIT_CLEAN: "no findings", EXIT_FINDINGS: "findings",
+                EXIT_BROKEN: "usage error or broken unharmed run"}
 
 DEFAULT_SEED = 1
 
 
-def parse_seed(text):
+def pick_seed(text):
     """A fixed seed by default (runs repeat); 'random' takes one from the clock."""
-    if text is None:
+    if text is None or text == "":
         return DEFAULT_SEED
     if text == "random":
         return int(time.time() * 1000) % 1000000007
     return int(text)
 
 
-def make_run_dir(parent, seed, now=None):
-    """parent/<date>-<seed>/, fresh, and parent/latest pointing at it."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    base = os.path.join(parent, "%s-%d" % (stamp, seed))
-    path, i = base, 1
+def out_dir(base, seed, now=None):
+    """A new directory base/<UTC date>-<seed>[-k] for this run, and base/latest
+    pointing at it: reports are kept, never overwritten."""
+    base = os.path.abspath(base)
+    os.makedirs(base, exist_ok=True)
+    when = datetime.datetime.fromtimestamp(time.time() if now is None else now,
+                                           datetime.timezone.utc)
+    stem = os.path.join(base, "%s-%d" % (when.strftime("%Y%m%d-%H%M%S"), seed))
+    path, k = stem, 1
     while True:
         try:
-            os.makedirs(path)
+            os.mkdir(path)
             break
         except FileExistsError:
-            i += 1
-            path = "%s.%d" % (base, i)
-    link = os.path.join(parent, "latest")
+            k += 1
+            path = "%s-%d" % (stem, k)
+    link = os.path.join(base, "latest")
     tmp = link + ".%d" % os.getpid()
     try:
         os.symlink(os.path.basename(path), tmp)
@@ -82,29 +90,24 @@ def header_lines(meta):
 
 
 class Progress:
-    """done/total, findings so far and an ETA, on one line: rewritten in
-    place on a terminal, otherwise printed every tenth of the way."""
+    """One line on stderr while runs go: done/total, findings so far, ETA.
+    Rewritten in place on a terminal (every 0.5 s), printed every 10 s
+    otherwise; always once at the end."""
 
-    def __init__(self, total, out=sys.stderr, label="campaign"):
-        self.total, self.out, self.label = total, out, label
-        self.done = self.findings = 0
-        self.t0 = time.monotonic()
+    def __init__(self, label, total, quiet=False, out=sys.stderr):
+        self.label, self.total, self.quiet, self.out = label, total, quiet, out
+        self.t0 = self.last = time.monotonic()
         self.tty = out.isatty()
-        self.next_mark = 0
 
-    def line(self):
-        secs = time.monotonic() - self.t0
-        eta = secs / self.done * (self.total - self.done) if self.done else 0
-        return "%s: %d/%d runs, %d finding(s), ETA %ds" % (
-            self.label, self.done, self.total, self.findings, round(eta))
-
-    def step(self, finding):
-        self.done += 1
-        self.findings += bool(finding)
-        if self.tty:
-            self.out.write("\r" + self.line() + ("\n" if self.done == self.total else ""))
-            self.out.flush()
-        elif self.done >= self.next_mark or self.done == self.total:
-            self.out.write(self.line() + "\n")
-            self.out.flush()
-            self.next_mark = self.done + max(1, self.total // 10)
+    def update(self, done, findings, force=False):
+        now = time.monotonic()
+        if self.quiet or (not force and done < self.total and
+                          now - self.last < (0.5 if self.tty else 10)):
+            return
+        self.last = now
+        eta = (now - self.t0) / done * (self.total - done) if done else 0
+        line = "%s: %d/%d runs, %d finding(s), ETA %.0fs" % (
+            self.label, done, self.total, findings, eta)
+        self.out.write(("\r%-79s" % line + ("\n" if done == self.total else ""))
+                       if self.tty else line + "\n")
+        self.out.flush()

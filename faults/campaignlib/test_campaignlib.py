@@ -123,13 +123,15 @@ class Sizes(unittest.TestCase):
 
 class Conventions(unittest.TestCase):
     def test_default_seed_is_fixed(self):
-        self.assertEqual(conv.parse_seed(None), conv.parse_seed(None))
-        self.assertEqual(conv.parse_seed("42"), 42)
+        self.assertEqual(conv.pick_seed(None), conv.pick_seed(None))
+        self.assertEqual(conv.pick_seed("42"), 42)
 
     def test_run_directories_are_kept_and_latest_follows(self):
         with tempfile.TemporaryDirectory() as d:
-            a = conv.make_run_dir(d, 5, now=0)
-            b = conv.make_run_dir(d, 5, now=0)
+            a = conv.out_dir(d, 5, now=0)
+            b = conv.out_dir(d, 5, now=0)
+            self.assertEqual(os.path.basename(a), "19700101-000000-5")
+            self.assertEqual(os.path.basename(b), "19700101-000000-5-2")
             self.assertNotEqual(a, b)
             self.assertTrue(os.path.isdir(a) and os.path.isdir(b))
             self.assertEqual(os.path.realpath(os.path.join(d, "latest")), os.path.realpath(b))
