@@ -12,6 +12,7 @@
 #include "nthfail.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static void atomic_max(uint64_t *v, uint64_t x)
     }
 }
 
-void nt_note_file(int fd, unsigned how)
+static void note_file(int fd, unsigned how)
 {
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -54,6 +55,14 @@ void nt_note_file(int fd, unsigned how)
         atomic_max(&f->size_max, (uint64_t)st.st_size);
         return;
     }
+}
+
+/* The wrapped call's errno is the program's: looking costs it nothing. */
+void nt_note_file(int fd, unsigned how)
+{
+    int saved = errno;
+    note_file(fd, how);
+    errno = saved;
 }
 
 /* At exit: what the descriptors still open for writing hold. */

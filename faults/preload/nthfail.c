@@ -390,8 +390,10 @@ EXPORT int close(int fd)
     REAL(close, close_fn);
     if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
         init();
+    int saved = errno;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
         nt_note_file(fd, NT_WROTE);
+    errno = saved;
     return real_close(fd);
 }
