@@ -174,5 +174,5 @@ def covers(g, human):
         return "limit %s" % human(lims[0]) if len(lims) == 1 else \
             "limits %s–%s" % (human(lims[0]), human(lims[-1]))
     if runs[0]["mode"] == "fiu":
-        return "runs " + span(r["n"] for r in runs)
+        return ("run " if len(runs) == 1 else "runs ") + span(r["n"] for r in runs)
     return ("call " if len(runs) == 1 else "calls ") + span(r["n"] for r in runs)
