@@ -1,18 +1,29 @@
 # faults/campaign: fail each call of any program, one at a time, and judge each run.
-# Pieces: faults/campaign (the runner), faults/preload/nthfail.c (the LD_PRELOAD
-# shim that fails the Nth call and counts calls), faults/campaign-demo.c (the
-# built-in example target).  See faults/README-campaign.md.
+# Pieces: faults/campaign (the runner) and faults/campaignlib/ (its parts:
+# conventions shared with other explorers, judging, sizes), faults/preload/
+# (the LD_PRELOAD shim that fails the Nth call, counts calls per object and
+# notes the files written), faults/campaign-demo.c and faults/campaign-crate.c
+# (example targets).  See faults/README-campaign.md.
 CAMPAIGN_SHIM := $(BUILD)/faults/nthfail.so
+CAMPAIGN_SHIM_SRC := faults/preload/nthfail.c faults/preload/caller.c faults/preload/files.c
 CAMPAIGN_DEMO := $(BUILD)/faults/campaign-demo
+CAMPAIGN_CRATE := $(BUILD)/faults/campaign-crate
 CAMPAIGN_SEEDLIKE_DEMO := $(BUILD)/faults/campaign-demo-seedlike
 CAMPAIGN_OUT  := $(BUILD)/campaign
 CAMPAIGN_FLAGS ?=
-ALL_TARGETS += $(CAMPAIGN_SHIM) $(CAMPAIGN_DEMO)
+ALL_TARGETS += $(CAMPAIGN_SHIM) $(CAMPAIGN_DEMO) $(CAMPAIGN_CRATE)
 
 # The shim is loaded into programs built with any flags: no sanitizer here.
-$(CAMPAIGN_SHIM): faults/preload/nthfail.c
+$(CAMPAIGN_SHIM): $(CAMPAIGN_SHIM_SRC) faults/preload/nthfail.h
 	@mkdir -p $(@D)
-	$(CC) $(OPT) $(WARN) $(WERROR) $(EXTRA_CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ -ldl
+	$(CC) $(OPT) $(WARN) $(WERROR) $(EXTRA_CFLAGS) -fPIC -shared -fvisibility=hidden \
+	    $(CAMPAIGN_SHIM_SRC) -o $@ -ldl
+
+# Shaped like the Rust crate diskallocator: a temp file in /var/tmp, grown
+# sparsely and stored into through MAP_SHARED.  Built like the shim: plain.
+$(CAMPAIGN_CRATE): faults/campaign-crate.c
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(WARN) $(WERROR) $(EXTRA_CFLAGS) $< -o $@
 
 $(CAMPAIGN_DEMO): faults/campaign-demo.c $(CORE_O)
 	@mkdir -p $(@D)
@@ -25,14 +36,25 @@ $(CAMPAIGN_SEEDLIKE_DEMO): faults/campaign-demo.c stress/seedlike.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icore $< $(SEEDLIKE_O) -o $@ $(LDFLAGS) $(FIU_LIBS)
 
-.PHONY: campaign check-campaign
-## campaign: CMD='prog args' [VERIFY='cmd'] [CAMPAIGN_FLAGS=...]: fault campaign over any program; table, CSV, JSON in build/campaign
+.PHONY: campaign check-campaign check-campaign-cli
+## campaign: CMD='prog args' [VERIFY='cmd'] [CAMPAIGN_FLAGS=...]: fault campaign over any program; report, CSV, JSON in build/campaign/<date>-<seed>/
+# make expands `$` in command-line variables: CMD and VERIFY reach the shell
+# through the environment, as written ($(value ...)), never through the
+# recipe text.  The campaign prints the command it runs; make's own exit
+# status is 2 whenever a recipe fails, so the campaign's is printed plainly.
 campaign: $(CAMPAIGN_SHIM)
-	@test -n "$$CMD" || { echo "usage: make campaign CMD='prog args' [VERIFY='cmd'] [CAMPAIGN_FLAGS='--cap 20 --strace']" >&2; exit 2; }
-	faults/campaign --shim $(CAMPAIGN_SHIM) --out $(CAMPAIGN_OUT) $(CAMPAIGN_FLAGS) \
-	    --cmd "$$CMD" $${VERIFY:+--verify "$$VERIFY"}
-campaign: export CMD := $(CMD)
-campaign: export VERIFY := $(VERIFY)
+	@if [ -z "$$CAMPAIGN_CMD" ]; then \
+	    echo "usage: make campaign CMD='prog args' [VERIFY='cmd'] [CAMPAIGN_FLAGS='--cap 20 --strace']" >&2; \
+	    echo "make campaign: exit status 2 (usage error)" >&2; exit 2; fi; \
+	set -- faults/campaign --shim $(CAMPAIGN_SHIM) --out $(CAMPAIGN_OUT) $(CAMPAIGN_FLAGS) \
+	    --cmd "$$CAMPAIGN_CMD"; \
+	if [ -n "$$CAMPAIGN_VERIFY" ]; then set -- "$$@" --verify "$$CAMPAIGN_VERIFY"; fi; \
+	"$$@"; rc=$$?; \
+	case $$rc in 0) what="no findings";; 1) what=findings;; \
+	    2) what="usage error or broken unharmed run";; *) what="campaign failed";; esac; \
+	echo "make campaign: exit status $$rc ($$what)"; exit $$rc
+campaign: export CAMPAIGN_CMD := $(value CMD)
+campaign: export CAMPAIGN_VERIFY := $(value VERIFY)
 
 # The check runs: small (a few seconds each), fixed seed, every site.
 CAMPAIGN_CHECK = faults/campaign --shim $(CAMPAIGN_SHIM) --seed 6 --cap 6 --exhaustive 4 --timeout 10
@@ -74,3 +96,10 @@ check-campaign: $(CAMPAIGN_SHIM) $(CAMPAIGN_DEMO) $(CAMPAIGN_SEEDLIKE_DEMO)
 	    $(call CAMPAIGN_TAP,campaign-seedlike-$$d: crash or data loss found and replayed,seedlike-$$d,$(CAMPAIGN_CMD_SEEDLIKE)); \
 	done
 	@$(call CAMPAIGN_TAP,campaign-python-mmap: SIGBUS on a full disk found and replayed,python,$(CAMPAIGN_CMD_PY))
+
+CHECK_STEPS += check-campaign-cli
+## check-campaign-cli: the campaign's own behaviour: /var/tmp on the full disk, `$` through make, VERIFY's $DA_CAMPAIGN_EXIT, grouping, exit codes, run directories, verdicts
+check-campaign-cli: $(CAMPAIGN_SHIM) $(CAMPAIGN_CRATE)
+	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
+	@MAKE="$(MAKE)" faults/campaign-check.sh $(BUILD)/tap/$@.tap $(abspath $(CAMPAIGN_SHIM)) \
+	    $(abspath $(CAMPAIGN_CRATE)) $(abspath $(CAMPAIGN_OUT))/cli

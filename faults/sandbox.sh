@@ -1,24 +1,36 @@
 #!/bin/sh
-# sandbox.sh [--size 16m] -- CMD ARGS...
+# sandbox.sh [--size 16m] [--cover DIR]... [--empty DIR]... -- CMD ARGS...
 # Run CMD with DA_SANDBOX set to the mount point of a fresh tmpfs of that size
 # (a real file system that fills up: ENOSPC), inside an unprivileged user+mount
 # namespace (`unshare -rm`), or, when user namespaces are refused and we are
 # root, a plain private mount namespace.  The mount vanishes with CMD.
+# --cover DIR: what CMD writes in DIR goes to that tmpfs: an overlay with DIR
+# as its read-only lower layer and the tmpfs as its upper one, so that DIR's
+# files stay visible (and unharmed: changes and deletions stay in the tmpfs);
+# an empty directory of the tmpfs where overlays are refused.  /tmp, /var/tmp,
+# wherever CMD writes.  --empty DIR: an empty directory of the tmpfs bound over
+# DIR (created if missing).  One tmpfs, so one full disk for all of them; a
+# parent is covered before its children.
 # Exit: CMD's status; 77 (with a message on stderr) when neither namespace
 # is allowed here; 2 on a usage error.
 set -u
 size=16m
+covers=
 while [ $# -gt 0 ]; do
     case $1 in
     --size) [ $# -ge 2 ] || { echo "sandbox: --size needs a value" >&2; exit 2; }
             size=$2; shift 2 ;;
     --size=*) size=${1#--size=}; shift ;;
+    --cover|--empty)
+             [ $# -ge 2 ] || { echo "sandbox: $1 needs a directory" >&2; exit 2; }
+             covers="${covers:+$covers
+}${1#--}:$2"; shift 2 ;;
     --) shift; break ;;
     -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) break ;;
     esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [--size 16m] -- CMD ARGS..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [--size 16m] [--cover DIR]... [--empty DIR]... -- CMD ARGS..." >&2; exit 2; }
 command -v unshare >/dev/null 2>&1 || {
     echo "sandbox: unshare(1) not found (Debian package util-linux); cannot make a disk-full sandbox" >&2
     exit 77; }
@@ -26,13 +38,31 @@ command -v unshare >/dev/null 2>&1 || {
 dir=$(mktemp -d "${TMPDIR:-/tmp}/da-sandbox-XXXXXX") || exit 2
 trap 'rmdir "$dir" 2>/dev/null' EXIT INT TERM
 
-# The inner script: mount, then become CMD.  --propagation private (unshare's
-# default, made explicit) keeps the mount out of the parent namespace.
+# The inner script: mount, cover, then become CMD.  --propagation private
+# (unshare's default, made explicit) keeps the mounts out of the parent
+# namespace.  Covering /tmp may hide the tmpfs's own mount point: its
+# directories are named relative to the working directory, its root, and
+# mount is told not to resolve them (-c) through the paths now covered.
 inner='mount -t tmpfs -o "size=$1,mode=0700" diskalloc-sandbox "$2" || exit 1
-d=$2; shift 2; DA_SANDBOX=$d exec "$@"'
+d=$2 n=$3 i=0; shift 3; cd "$d" || exit 1
+while [ $i -lt $n ]; do
+    i=$((i + 1)); how=${1%%:*} c=${1#*:}; shift
+    mkdir -p "$c" || { echo "sandbox: cannot create $c" >&2; exit 1; }
+    case $c in *[,:]*) how=empty ;; esac   # not expressible as an overlay option
+    if [ "$how" = cover ]; then
+        mkdir "u$i" "w$i" && chmod "$(stat -c %a "$c")" "u$i" &&
+            mount -c -t overlay diskalloc-sandbox \
+                -o "lowerdir=$c,upperdir=u$i,workdir=w$i" "$c" 2>/dev/null &&
+            continue
+        echo "sandbox: no overlay on $c: covering it with an empty directory" >&2
+    fi
+    mkdir -p "c$i" && chmod "$(stat -c %a "$c")" "c$i" &&
+        mount -c --bind "c$i" "$c" || { echo "sandbox: cannot cover $c" >&2; exit 1; }
+done
+DA_SANDBOX=$d exec "$@"'
 
 # Probe first, so that a CMD failing is never mistaken for a refused sandbox.
-probe() { unshare "$@" --propagation private sh -c "$inner" sh 4k "$dir" true 2>/dev/null; }
+probe() { unshare "$@" --propagation private sh -c "$inner" sh 4k "$dir" 0 true 2>/dev/null; }
 if probe -r -m; then
     mode="-r -m"
 elif [ "$(id -u)" = 0 ] && probe -m; then
@@ -47,5 +77,13 @@ else
          "user.max_user_namespaces > 0) or run as root. Skipping (exit 77)." >&2
     exit 77
 fi
-# shellcheck disable=SC2086 # $mode is two flags or one
-unshare $mode --propagation private sh -c "$inner" sh "$size" "$dir" "$@"
+# Parents first (shorter paths), one argument each: newlines split the list.
+sorted=$(printf '%s\n' "$covers" | awk 'NF { print length($0) - index($0, ":") "\t" $0 }' |
+         sort -n | cut -f2-)
+n=$(printf '%s\n' "$sorted" | awk 'NF' | wc -l)
+old_ifs=$IFS; IFS='
+'
+# shellcheck disable=SC2086 # $mode is two flags or one; $sorted one cover a line
+set -- $sorted "$@"
+IFS=$old_ifs
+unshare $mode --propagation private sh -c "$inner" sh "$size" "$dir" "$n" "$@"

@@ -14,19 +14,24 @@
  *                  (call N and every later one)
  *   NTHFAIL_ERRNO  ENOSPC, EIO, ... or a number; required with NTHFAIL_SITE,
  *                  because a guessed errno makes a run unreproducible
+ *   NTHFAIL_ONLY_FROM  count and fail only the calls made by this object: a
+ *                  substring of its file name (libfoo.so), "program", or
+ *                  "after-main" (any object, once main has started)
  *   NTHFAIL_STATE  file holding the counters, shared by every process of the
  *                  tree that inherits the variable, so that "the Nth call" is
  *                  the same in a campaign run and in its replay; created if
  *                  missing.  Unset = counters private to each process.
  * A bad setting prints "nthfail: ..." and exits with status 125.
  *
- * State file: 64 slots of 64 bytes, { char name[40]; u64 calls, fired, spare }.
- * A slot per site, and "!procs", "!maxfile" (largest file size asked of
- * ftruncate/fallocate), "!vmstart" (largest VmSize seen at load),
- * "!vmpeak" (largest VmPeak at normal exit) whose value is in `calls`.
- * faults/campaign reads the slots by name.
+ * State file: see nthfail.h.  A slot per site, and "!procs", "!maxfile"
+ * (largest file size asked of ftruncate/fallocate), "!vmstart" (largest
+ * VmSize seen at load), "!vmpeak" (largest VmPeak at normal exit) whose value
+ * is in `calls`; who made the first failed call (caller.c); the files the run
+ * wrote and their peak sizes (files.c).  faults/campaign reads it.
  */
 #define _GNU_SOURCE
+#include "nthfail.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +45,7 @@
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
+#define RET __builtin_return_address(0) /* in a wrapper: the caller */
 
 enum site {
     S_MMAP, S_MUNMAP, S_MREMAP, S_MSYNC, S_MADVISE, S_FTRUNCATE, S_FALLOCATE,
@@ -52,14 +58,11 @@ static const char *const slot_names[NSLOTS] = {
     "!procs", "!maxfile", "!vmstart", "!vmpeak",
 };
 
-struct slot {
-    char name[40];
-    uint64_t calls, fired, spare;
-};
-#define STATE_BYTES (64 * sizeof(struct slot))
+#define STATE_BYTES sizeof(struct nt_state)
 
-static struct slot private_slots[NSLOTS]; /* when NTHFAIL_STATE is unset */
-static struct slot *slots = private_slots;
+static struct nt_state private_state; /* when NTHFAIL_STATE is unset */
+struct nt_state *nt = &private_state;
+#define slots (nt->slots)
 static int target = -1;           /* site to fail, or -1 */
 static uint64_t nth;
 static int persistent;
@@ -107,8 +110,8 @@ static void attach_state(const char *path)
                               MAP_SHARED, fd, 0L);
     if ((long)p < 0 && (long)p > -4096)
         die("cannot map NTHFAIL_STATE '%s'", path);
-    close(fd);
-    slots = p;
+    nt_close_raw(fd);
+    nt = p;
 }
 
 static void atomic_max(uint64_t *v, uint64_t x)
@@ -127,7 +130,7 @@ static uint64_t vm_field(const char *field)
     if (fd < 0)
         return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    nt_close_raw(fd);
     if (n <= 0)
         return 0;
     buf[n] = 0;
@@ -150,7 +153,7 @@ static const char *env(const char *name)
         int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
         len = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
         if (fd >= 0)
-            close(fd);
+            nt_close_raw(fd);
         if (len < 0)
             len = 0;
         buf[len] = 0;
@@ -177,6 +180,7 @@ static void init(void)
         if (slots[i].name[0] == 0)
             strncpy(slots[i].name, slot_names[i], sizeof slots[i].name - 1);
 
+    nt_caller_init(env("NTHFAIL_ONLY_FROM"));
     const char *site = env("NTHFAIL_SITE");
     if (site && *site) {
         for (int i = 0; i < NSITES; i++)
@@ -210,17 +214,22 @@ __attribute__((constructor)) static void on_load(void) { init(); }
 __attribute__((destructor)) static void on_exit_(void)
 {
     atomic_max(&slots[X_VMPEAK].calls, vm_field("VmPeak:"));
+    nt_note_open_files();
 }
 
-/* Count the call; true when this one is to fail (errno is then set). */
-static int hit(enum site s)
+/* Count the call made from ret; true when this one is to fail (errno is
+ * then set).  Under NTHFAIL_ONLY_FROM other objects' calls do not count. */
+static int hit(enum site s, const void *ret)
 {
     if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
         init();
+    if (!nt_caller_counts(slot_names[s], ret))
+        return 0;
     uint64_t n = __atomic_add_fetch(&slots[s].calls, 1, __ATOMIC_RELAXED);
     if ((int)s != target || n < nth || (n > nth && !persistent))
         return 0;
     __atomic_add_fetch(&slots[s].fired, 1, __ATOMIC_RELAXED);
+    nt_caller_record_failure(ret);
     errno = fail_errno;
     return 1;
 }
@@ -236,23 +245,43 @@ static void note_size(uint64_t bytes) { atomic_max(&slots[X_MAXFILE].calls, byte
             die("no next definition of %s", #name);                           \
     }
 
+/* A writable shared mapping of a file: stores there reach the disk. */
+static void *mapped(void *p, int prot, int flags, int fd)
+{
+    if (p != MAP_FAILED && (flags & MAP_SHARED) && (prot & PROT_WRITE))
+        nt_note_file(fd, NT_MAPPED);
+    return p;
+}
+
+/* The result of a call that changed a file's size or blocks, once made. */
+static int changed(int r, int fd, unsigned how)
+{
+    if (r == 0)
+        nt_note_file(fd, how);
+    return r;
+}
+
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     REAL(mmap, mmap_fn);
-    return hit(S_MMAP) ? MAP_FAILED : real_mmap(addr, len, prot, flags, fd, off);
+    if (hit(S_MMAP, RET))
+        return MAP_FAILED;
+    return mapped(real_mmap(addr, len, prot, flags, fd, off), prot, flags, fd);
 }
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     REAL(mmap64, mmap_fn);
-    return hit(S_MMAP) ? MAP_FAILED : real_mmap64(addr, len, prot, flags, fd, off);
+    if (hit(S_MMAP, RET))
+        return MAP_FAILED;
+    return mapped(real_mmap64(addr, len, prot, flags, fd, off), prot, flags, fd);
 }
 
 typedef int (*munmap_fn)(void *, size_t);
 EXPORT int munmap(void *addr, size_t len)
 {
     REAL(munmap, munmap_fn);
-    return hit(S_MUNMAP) ? -1 : real_munmap(addr, len); /* the mapping stays */
+    return hit(S_MUNMAP, RET) ? -1 : real_munmap(addr, len); /* the mapping stays */
 }
 
 typedef void *(*mremap_fn)(void *, size_t, size_t, int, ...);
@@ -266,7 +295,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         new_addr = va_arg(ap, void *);
         va_end(ap);
     }
-    if (hit(S_MREMAP))
+    if (hit(S_MREMAP, RET))
         return MAP_FAILED;
     return real_mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -275,14 +304,14 @@ typedef int (*msync_fn)(void *, size_t, int);
 EXPORT int msync(void *addr, size_t len, int flags)
 {
     REAL(msync, msync_fn);
-    return hit(S_MSYNC) ? -1 : real_msync(addr, len, flags);
+    return hit(S_MSYNC, RET) ? -1 : real_msync(addr, len, flags);
 }
 
 typedef int (*madvise_fn)(void *, size_t, int);
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
     REAL(madvise, madvise_fn);
-    return hit(S_MADVISE) ? -1 : real_madvise(addr, len, advice);
+    return hit(S_MADVISE, RET) ? -1 : real_madvise(addr, len, advice);
 }
 
 typedef int (*ftruncate_fn)(int, off_t);
@@ -290,13 +319,13 @@ EXPORT int ftruncate(int fd, off_t len)
 {
     REAL(ftruncate, ftruncate_fn);
     note_size((uint64_t)len);
-    return hit(S_FTRUNCATE) ? -1 : real_ftruncate(fd, len);
+    return hit(S_FTRUNCATE, RET) ? -1 : changed(real_ftruncate(fd, len), fd, NT_TRUNCATED);
 }
 EXPORT int ftruncate64(int fd, off_t len)
 {
     REAL(ftruncate64, ftruncate_fn);
     note_size((uint64_t)len);
-    return hit(S_FTRUNCATE) ? -1 : real_ftruncate64(fd, len);
+    return hit(S_FTRUNCATE, RET) ? -1 : changed(real_ftruncate64(fd, len), fd, NT_TRUNCATED);
 }
 
 typedef int (*fallocate_fn)(int, int, off_t, off_t);
@@ -304,47 +333,67 @@ EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
     REAL(fallocate, fallocate_fn);
     note_size((uint64_t)off + (uint64_t)len);
-    return hit(S_FALLOCATE) ? -1 : real_fallocate(fd, mode, off, len);
+    if (hit(S_FALLOCATE, RET))
+        return -1;
+    return changed(real_fallocate(fd, mode, off, len), fd, NT_ALLOCATED);
 }
 EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 {
     REAL(fallocate64, fallocate_fn);
     note_size((uint64_t)off + (uint64_t)len);
-    return hit(S_FALLOCATE) ? -1 : real_fallocate64(fd, mode, off, len);
+    if (hit(S_FALLOCATE, RET))
+        return -1;
+    return changed(real_fallocate64(fd, mode, off, len), fd, NT_ALLOCATED);
 }
 
 /* posix_fallocate returns the error instead of setting errno. */
 typedef int (*posix_fallocate_fn)(int, off_t, off_t);
-static int posix_fallocate_via(posix_fallocate_fn real, int fd, off_t off, off_t len)
+static int posix_fallocate_via(posix_fallocate_fn real, int fd, off_t off, off_t len,
+                               const void *ret)
 {
     note_size((uint64_t)off + (uint64_t)len);
     int saved = errno;
-    if (hit(S_POSIX_FALLOCATE)) {
+    if (hit(S_POSIX_FALLOCATE, ret)) {
         int e = errno;
         errno = saved;
         return e;
     }
-    return real(fd, off, len);
+    return changed(real(fd, off, len), fd, NT_ALLOCATED);
 }
 EXPORT int posix_fallocate(int fd, off_t off, off_t len)
 {
     REAL(posix_fallocate, posix_fallocate_fn);
-    return posix_fallocate_via(real_posix_fallocate, fd, off, len);
+    return posix_fallocate_via(real_posix_fallocate, fd, off, len, RET);
 }
 EXPORT int posix_fallocate64(int fd, off_t off, off_t len)
 {
     REAL(posix_fallocate64, posix_fallocate_fn);
-    return posix_fallocate_via(real_posix_fallocate64, fd, off, len);
+    return posix_fallocate_via(real_posix_fallocate64, fd, off, len, RET);
 }
 
 typedef int (*fsync_fn)(int);
 EXPORT int fsync(int fd)
 {
     REAL(fsync, fsync_fn);
-    return hit(S_FSYNC) ? -1 : real_fsync(fd);
+    return hit(S_FSYNC, RET) ? -1 : changed(real_fsync(fd), fd, NT_WROTE);
 }
 EXPORT int fdatasync(int fd)
 {
     REAL(fdatasync, fsync_fn);
-    return hit(S_FDATASYNC) ? -1 : real_fdatasync(fd);
+    return hit(S_FDATASYNC, RET) ? -1 : changed(real_fdatasync(fd), fd, NT_WROTE);
+}
+
+/* Not a fault site: the last look at a file written with write(2). */
+typedef int (*close_fn)(int);
+EXPORT int close(int fd)
+{
+    REAL(close, close_fn);
+    if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
+        init();
+    int saved = errno;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+        nt_note_file(fd, NT_WROTE);
+    errno = saved;
+    return real_close(fd);
 }
