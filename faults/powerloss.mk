@@ -31,3 +31,9 @@ powerloss: $(PL_SHIM)
 # $(value ...): the text as typed, so that "$$TMPDIR" in CMD reaches the shell unchanged
 powerloss: export PL_CMD = $(value CMD)
 powerloss: export PL_VERIFY = $(value VERIFY)
+
+PL_DEMO := $(BUILD)/faults/powerloss-demo
+ALL_TARGETS += $(PL_DEMO)
+$(PL_DEMO): faults/powerloss-demo.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)

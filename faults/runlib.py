@@ -76,6 +76,28 @@ def run_cmd(argv, cwd, env, timeout, out_path, err_path):
     return rc, time.monotonic() - t0
 
 
+def run_capture(argv, cwd, env, timeout, limit=4000):
+    """As run_cmd, with stdout and stderr captured through pipes (their last
+    `limit` characters): no files to create per run, no polling for the exit.
+    (returncode or None on timeout, seconds, stdout, stderr)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        rc = None
+    try:  # the whole session: a background child must not outlive the run
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if rc is None:
+        out, err = p.communicate()
+    dec = lambda b: b[-limit:].decode(errors="replace")
+    return rc, time.monotonic() - t0, dec(out), dec(err)
+
+
 def tail(path, limit=2000):
     try:
         with open(path, "rb") as f:
