@@ -16,7 +16,7 @@ mkdir -p "$logs"
 # listed as "not built".
 expect() {
     case $1 in
-    none)                       echo "diskfull exhaust crash model sweep threads" ;;
+    none)                       echo "diskfull exhaust crash model sweep threads powerloss" ;;
     state_before_resize)        echo "model sweep diskfull" ;;
     no_copy_on_grow)            echo "model diskfull" ;;
     no_reservation_bound)       echo "exhaust model sweep" ;;
@@ -24,10 +24,11 @@ expect() {
     abort_on_ftruncate_failure) echo "sweep" ;;
     leak_mapping_per_resize)    echo "sweep exhaust" ;;
     shrink_without_sync)        echo "crash" ;;
+    nosync|header-first)        echo "powerloss crash" ;; # crash is listed to show it misses them
     esac
 }
 DEFECTS="state_before_resize no_copy_on_grow no_reservation_bound sparse_growth
-abort_on_ftruncate_failure leak_mapping_per_resize shrink_without_sync"
+abort_on_ftruncate_failure leak_mapping_per_resize shrink_without_sync nosync header-first"
 
 # run DEFECT DRIVER: sets rc and how (what the driver said)
 run() {
