@@ -37,3 +37,9 @@ ALL_TARGETS += $(PL_DEMO)
 $(PL_DEMO): faults/powerloss-demo.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+CHECK_STEPS += check-powerloss
+## check-powerloss: the explorer finds the demo's power-loss-only bug (and replays it), none in correct programs; model unit tests; make passes $
+check-powerloss: $(PL_SHIM) $(PL_DEMO) $(BUILD)/examples/persistent
+	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
+	@faults/powerloss-check.sh $(BUILD) $(BUILD)/tap/$@.tap
