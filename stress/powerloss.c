@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,7 +199,7 @@ static int check_state(uint64_t seed, const size_t *elem)
 
 static int round_(run *r, const char *base, const char *self, int torn, uint64_t *states)
 {
-    char work[4200], rundir[4300], logdir[4300], cmd[16384], list[4300];
+    char work[1024], rundir[1100], logdir[1100], cmd[16384], list[1100];
     snprintf(work, sizeof work, "%s/da-powerloss-XXXXXX", base);
     if (!mkdtemp(work)) {
         printf("SKIP: mkdtemp in %s: %s\n", base, strerror(errno));
