@@ -14,7 +14,9 @@
  * since, or of the operation in flight, and every element below that length
  * must hold its pattern.  Each inconsistent state is a VIOLATION, with the
  * explorer's replay line that rebuilds it.
- * Options: --dir DIR (default $TMPDIR, else /var/tmp), --torn. */
+ * Options: --dir DIR (default $TMPDIR, else /var/tmp), --torn (tear pages at
+ * 512-byte sectors), --names-durable (creates count as durable at once: the
+ * explorer's ext4-like model instead of POSIX's). */
 #define _GNU_SOURCE
 #include "common.h"
 #include "diskalloc.h"
@@ -197,7 +199,7 @@ static int check_state(uint64_t seed, const size_t *elem)
 
 /* ---- a round: record, explore, report ---------------------------------------------------- */
 
-static int round_(run *r, const char *base, const char *self, int torn, uint64_t *states)
+static int round_(run *r, const char *base, const char *self, const char *flags, uint64_t *states)
 {
     char work[1024], rundir[1100], logdir[1100], cmd[16384], list[1100];
     snprintf(work, sizeof work, "%s/da-powerloss-XXXXXX", base);
@@ -230,7 +232,7 @@ static int round_(run *r, const char *base, const char *self, int torn, uint64_t
              "%s explore --log %s --out %s/out --seed %llu --bound 4 --sample 4 --max-states 24 "
              "%s --quiet --findings %s --verify '%s --check-state %llu %zu %zu' > %s/explore.log 2>&1",
              explorer && *explorer ? explorer : PL_EXPLORER, logdir, work,
-             (unsigned long long)(child_seed % 1000000007), torn ? "--torn" : "", list, self,
+             (unsigned long long)(child_seed % 1000000007), flags, list, self,
              (unsigned long long)r->seed, r->elem[0], r->elem[1], work);
     int rc = system(cmd);
     FILE *f = fopen(list, "r");
@@ -284,15 +286,16 @@ int main(int argc, char **argv)
     }
     const char *dir = getenv("TMPDIR");
     dir = dir && *dir ? dir : "/var/tmp";
-    int torn = 0;
+    char flags[64] = "";
     for (int i = 1; i < o.argc; i++) {
         if (!strcmp(o.argv[i], "--dir") && i + 1 < o.argc) {
             dir = o.argv[++i];
-        } else if (!strcmp(o.argv[i], "--torn")) {
-            torn = 1;
+        } else if (!strcmp(o.argv[i], "--torn") || !strcmp(o.argv[i], "--names-durable")) {
+            strcat(flags, " ");
+            strcat(flags, o.argv[i]); /* at most both: fits */
         } else {
-            fprintf(stderr, "usage: %s [--seed N] [--seconds S] [--quick] [--dir DIR] [--torn]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--seed N] [--seconds S] [--quick] [--dir DIR] [--torn] "
+                            "[--names-durable]\n", argv[0]);
             return 2;
         }
     }
@@ -312,7 +315,7 @@ int main(int argc, char **argv)
     double end = st_now() + (o.quick && o.seconds > 2.0 ? 2.0 : o.seconds);
     uint64_t rounds = 0, states = 0;
     do {
-        if (round_(&r, dir, self, torn, &states) < 0) {
+        if (round_(&r, dir, self, flags, &states) < 0) {
             st_summary(&r.s, NULL);
             free(o.argv);
             return 77;
