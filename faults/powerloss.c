@@ -487,26 +487,38 @@ PL_EXPORT void pl_mark(const char *what)
 
 typedef int (*fd_fn)(int);
 
-static int sync_fd(fd_fn real, const char *kind, int fd)
+/* Before a durability call: its snapshot (when recording), its id in id. */
+static void call_begin(const char *kind, const char *args, char id[48])
 {
     int saved;
-    char id[48] = "", rel[PATH_MAX];
     if (enter(&saved)) {
-        int k = fd_kind(fd, rel, sizeof rel);
-        char fid[80];
-        if (k == 2)
-            snapshot("dirsync", rel, id, 0);
-        else if (k == 1 && fid_of(fd, fid) == 0)
-            snapshot(kind, fid, id, 0);
+        snapshot(kind, args, id, 0);
         leave(saved);
     }
-    int r = real(fd);
+}
+
+/* After it: its result in the log; errno as the call left it. */
+static int call_end(const char *id, int r)
+{
     if (id[0]) {
-        saved = errno;
+        int saved = errno;
         result(id, r);
         errno = saved;
     }
     return r;
+}
+
+static int sync_fd(fd_fn real, const char *kind, int fd)
+{
+    char id[48] = "", rel[PATH_MAX], fid[80];
+    if (pl_active() && !pl_busy) {
+        int k = fd_kind(fd, rel, sizeof rel);
+        if (k == 2)
+            call_begin("dirsync", rel, id);
+        else if (k == 1 && fid_of(fd, fid) == 0)
+            call_begin(kind, fid, id);
+    }
+    return call_end(id, real(fd));
 }
 
 PL_EXPORT int fsync(int fd)
@@ -524,19 +536,9 @@ PL_EXPORT int fdatasync(int fd)
 PL_EXPORT int syncfs(int fd)
 {
     REAL(syncfs, fd_fn);
-    int saved;
     char id[48] = "";
-    if (enter(&saved)) {
-        snapshot("syncall", NULL, id, 0);
-        leave(saved);
-    }
-    int r = real_syncfs(fd);
-    if (id[0]) {
-        saved = errno;
-        result(id, r);
-        errno = saved;
-    }
-    return r;
+    call_begin("syncall", NULL, id);
+    return call_end(id, real_syncfs(fd));
 }
 
 typedef void (*sync_fn)(void);
@@ -545,16 +547,11 @@ PL_EXPORT void sync(void)
     static sync_fn real_sync;
     if (!real_sync)
         *(void **)&real_sync = dlsym(RTLD_NEXT, "sync");
-    int saved;
     char id[48] = "";
-    if (enter(&saved)) {
-        snapshot("syncall", NULL, id, 0);
-        leave(saved);
-    }
+    call_begin("syncall", NULL, id);
     if (real_sync)
         real_sync();
-    if (id[0])
-        result(id, 0);
+    call_end(id, 0);
 }
 
 /* The tracked files an address range maps, as " FID OFF LEN" pieces, from
@@ -616,13 +613,7 @@ PL_EXPORT int msync(void *addr, size_t len, int flags)
         free(args.p);
         leave(saved);
     }
-    int r = real_msync(addr, len, flags);
-    if (id[0]) {
-        saved = errno;
-        result(id, r);
-        errno = saved;
-    }
-    return r;
+    return call_end(id, real_msync(addr, len, flags));
 }
 
 typedef int (*sfr_fn)(int, off_t, off_t, unsigned);
@@ -640,13 +631,7 @@ PL_EXPORT int sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
         }
         leave(saved);
     }
-    int r = real_sync_file_range(fd, off, nbytes, flags);
-    if (id[0]) {
-        saved = errno;
-        result(id, r);
-        errno = saved;
-    }
-    return r;
+    return call_end(id, real_sync_file_range(fd, off, nbytes, flags));
 }
 
 /* After a call that changed fd's size (or may have): a snapshot. */
@@ -662,23 +647,24 @@ static void size_event(const char *kind, int fd)
     leave(saved);
 }
 
+static int size_done(int r, const char *kind, int fd)
+{
+    if (r == 0)
+        size_event(kind, fd);
+    return r;
+}
+
 typedef int (*ftruncate_fn)(int, off_t);
 PL_EXPORT int ftruncate(int fd, off_t len)
 {
     REAL(ftruncate, ftruncate_fn);
-    int r = real_ftruncate(fd, len);
-    if (r == 0)
-        size_event("ftruncate", fd);
-    return r;
+    return size_done(real_ftruncate(fd, len), "ftruncate", fd);
 }
 
 PL_EXPORT int ftruncate64(int fd, off_t len)
 {
     REAL(ftruncate64, ftruncate_fn);
-    int r = real_ftruncate64(fd, len);
-    if (r == 0)
-        size_event("ftruncate", fd);
-    return r;
+    return size_done(real_ftruncate64(fd, len), "ftruncate", fd);
 }
 
 typedef int (*truncate_fn)(const char *, off_t);
@@ -686,15 +672,13 @@ PL_EXPORT int truncate(const char *path, off_t len)
 {
     REAL(truncate, truncate_fn);
     int r = real_truncate(path, len);
-    int saved;
-    if (r == 0 && enter(&saved)) {
-        pl_busy = 0; /* size_event enters again */
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r == 0 && pl_active() && !pl_busy) {
+        int saved = errno, fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             size_event("ftruncate", fd);
             close(fd);
         }
-        leave(saved);
+        errno = saved;
     }
     return r;
 }
@@ -703,38 +687,26 @@ typedef int (*fallocate_fn)(int, int, off_t, off_t);
 PL_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
     REAL(fallocate, fallocate_fn);
-    int r = real_fallocate(fd, mode, off, len);
-    if (r == 0)
-        size_event("fallocate", fd);
-    return r;
+    return size_done(real_fallocate(fd, mode, off, len), "fallocate", fd);
 }
 
 PL_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 {
     REAL(fallocate64, fallocate_fn);
-    int r = real_fallocate64(fd, mode, off, len);
-    if (r == 0)
-        size_event("fallocate", fd);
-    return r;
+    return size_done(real_fallocate64(fd, mode, off, len), "fallocate", fd);
 }
 
 typedef int (*posix_fallocate_fn)(int, off_t, off_t);
 PL_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
 {
     REAL(posix_fallocate, posix_fallocate_fn);
-    int r = real_posix_fallocate(fd, off, len);
-    if (r == 0)
-        size_event("fallocate", fd);
-    return r;
+    return size_done(real_posix_fallocate(fd, off, len), "fallocate", fd);
 }
 
 PL_EXPORT int posix_fallocate64(int fd, off_t off, off_t len)
 {
     REAL(posix_fallocate64, posix_fallocate_fn);
-    int r = real_posix_fallocate64(fd, off, len);
-    if (r == 0)
-        size_event("fallocate", fd);
-    return r;
+    return size_done(real_posix_fallocate64(fd, off, len), "fallocate", fd);
 }
 
 /* Writes: a snapshot only when one made a tracked file longer. */
@@ -751,12 +723,16 @@ static off_t size_before(int fd)
     return s;
 }
 
-static void size_after(int fd, off_t before, ssize_t wrote)
+static ssize_t size_after(int fd, off_t before, ssize_t wrote)
 {
     struct stat st;
-    if (before < 0 || wrote <= 0 || fstat(fd, &st) != 0 || st.st_size <= before)
-        return;
-    size_event("extend", fd);
+    if (before >= 0 && wrote > 0) {
+        int saved = errno;
+        if (fstat(fd, &st) == 0 && st.st_size > before)
+            size_event("extend", fd);
+        errno = saved;
+    }
+    return wrote;
 }
 
 typedef ssize_t (*write_fn)(int, const void *, size_t);
@@ -764,9 +740,7 @@ PL_EXPORT ssize_t write(int fd, const void *p, size_t n)
 {
     REAL(write, write_fn);
     off_t before = size_before(fd);
-    ssize_t r = real_write(fd, p, n);
-    size_after(fd, before, r);
-    return r;
+    return size_after(fd, before, real_write(fd, p, n));
 }
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
@@ -774,18 +748,14 @@ PL_EXPORT ssize_t pwrite(int fd, const void *p, size_t n, off_t off)
 {
     REAL(pwrite, pwrite_fn);
     off_t before = size_before(fd);
-    ssize_t r = real_pwrite(fd, p, n, off);
-    size_after(fd, before, r);
-    return r;
+    return size_after(fd, before, real_pwrite(fd, p, n, off));
 }
 
 PL_EXPORT ssize_t pwrite64(int fd, const void *p, size_t n, off_t off)
 {
     REAL(pwrite64, pwrite_fn);
     off_t before = size_before(fd);
-    ssize_t r = real_pwrite64(fd, p, n, off);
-    size_after(fd, before, r);
-    return r;
+    return size_after(fd, before, real_pwrite64(fd, p, n, off));
 }
 
 typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
@@ -793,9 +763,7 @@ PL_EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
 {
     REAL(writev, writev_fn);
     off_t before = size_before(fd);
-    ssize_t r = real_writev(fd, v, n);
-    size_after(fd, before, r);
-    return r;
+    return size_after(fd, before, real_writev(fd, v, n));
 }
 
 typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
@@ -803,9 +771,7 @@ PL_EXPORT ssize_t pwritev(int fd, const struct iovec *v, int n, off_t off)
 {
     REAL(pwritev, pwritev_fn);
     off_t before = size_before(fd);
-    ssize_t r = real_pwritev(fd, v, n, off);
-    size_after(fd, before, r);
-    return r;
+    return size_after(fd, before, real_pwritev(fd, v, n, off));
 }
 
 /* ---- names: create, rename, unlink ------------------------------------------------------- */
@@ -864,61 +830,60 @@ static int open_via(openat_fn real, int dirfd, const char *path, int flags, mode
     return fd;
 }
 
-static mode_t mode_arg(int flags, va_list ap)
+/* open's mode is there only with O_CREAT or O_TMPFILE; the real function is
+ * resolved once into *real. */
+static int open_va(openat_fn *real, const char *sym, int dirfd, const char *path, int flags,
+                   va_list ap)
 {
-    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+    mode_t mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int)
+                                                                         : 0;
+    if (!*real)
+        *(void **)real = dlsym(RTLD_NEXT, sym);
+    if (!*real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return open_via(*real, dirfd, path, flags, mode);
 }
 
-PL_EXPORT int open(const char *path, int flags, ...)
-{
-    REAL(openat, openat_fn);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    return open_via(real_openat, AT_FDCWD, path, flags, mode);
-}
+static openat_fn real_openat, real_openat64;
 
-PL_EXPORT int open64(const char *path, int flags, ...)
-{
-    REAL(openat64, openat_fn);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    return open_via(real_openat64, AT_FDCWD, path, flags, mode);
-}
+/* The same body for the four variadic opens: only the real symbol and the
+ * directory differ. */
+#define PL_OPEN_BODY(sym, dirfd)                                               \
+    va_list ap;                                                                \
+    va_start(ap, flags);                                                       \
+    int fd = open_va(&real_##sym, #sym, dirfd, path, flags, ap);               \
+    va_end(ap);                                                                \
+    return fd
 
-PL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
-{
-    REAL(openat, openat_fn);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    return open_via(real_openat, dirfd, path, flags, mode);
-}
-
+PL_EXPORT int open(const char *path, int flags, ...) { PL_OPEN_BODY(openat, AT_FDCWD); }
+PL_EXPORT int open64(const char *path, int flags, ...) { PL_OPEN_BODY(openat64, AT_FDCWD); }
+PL_EXPORT int openat(int dirfd, const char *path, int flags, ...) { PL_OPEN_BODY(openat, dirfd); }
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-    REAL(openat64, openat_fn);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    return open_via(real_openat64, dirfd, path, flags, mode);
+    PL_OPEN_BODY(openat64, dirfd);
+}
+
+static int creat_via(openat_fn *real, const char *sym, const char *path, mode_t mode)
+{
+    if (!*real)
+        *(void **)real = dlsym(RTLD_NEXT, sym);
+    if (!*real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return open_via(*real, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 PL_EXPORT int creat(const char *path, mode_t mode)
 {
-    REAL(openat, openat_fn);
-    return open_via(real_openat, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+    return creat_via(&real_openat, "openat", path, mode);
 }
 
 PL_EXPORT int creat64(const char *path, mode_t mode)
 {
-    REAL(openat64, openat_fn);
-    return open_via(real_openat64, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+    return creat_via(&real_openat64, "openat64", path, mode);
 }
 
 /* After a successful name operation below the run directory: a snapshot. */
@@ -933,6 +898,13 @@ static void name_event(const char *kind, int dfd1, const char *p1, int dfd2, con
     leave(saved);
 }
 
+static int name_done(int r, const char *kind, int dfd1, const char *p1, int dfd2, const char *p2)
+{
+    if (r == 0)
+        name_event(kind, dfd1, p1, dfd2, p2);
+    return r;
+}
+
 typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned);
 typedef int (*renameat_fn)(int, const char *, int, const char *);
 typedef int (*rename_fn)(const char *, const char *);
@@ -942,55 +914,37 @@ typedef int (*unlink_fn)(const char *);
 PL_EXPORT int rename(const char *a, const char *b)
 {
     REAL(rename, rename_fn);
-    int r = real_rename(a, b);
-    if (r == 0)
-        name_event("rename", AT_FDCWD, a, AT_FDCWD, b);
-    return r;
+    return name_done(real_rename(a, b), "rename", AT_FDCWD, a, AT_FDCWD, b);
 }
 
 PL_EXPORT int renameat(int da, const char *a, int db, const char *b)
 {
     REAL(renameat, renameat_fn);
-    int r = real_renameat(da, a, db, b);
-    if (r == 0)
-        name_event("rename", da, a, db, b);
-    return r;
+    return name_done(real_renameat(da, a, db, b), "rename", da, a, db, b);
 }
 
 PL_EXPORT int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 {
     REAL(renameat2, renameat2_fn);
-    int r = real_renameat2(da, a, db, b, flags);
-    if (r == 0)
-        name_event("rename", da, a, db, b);
-    return r;
+    return name_done(real_renameat2(da, a, db, b, flags), "rename", da, a, db, b);
 }
 
 PL_EXPORT int unlink(const char *p)
 {
     REAL(unlink, unlink_fn);
-    int r = real_unlink(p);
-    if (r == 0)
-        name_event("unlink", AT_FDCWD, p, AT_FDCWD, NULL);
-    return r;
+    return name_done(real_unlink(p), "unlink", AT_FDCWD, p, AT_FDCWD, NULL);
 }
 
 PL_EXPORT int unlinkat(int d, const char *p, int flags)
 {
     REAL(unlinkat, unlinkat_fn);
-    int r = real_unlinkat(d, p, flags);
-    if (r == 0)
-        name_event("unlink", d, p, AT_FDCWD, NULL);
-    return r;
+    return name_done(real_unlinkat(d, p, flags), "unlink", d, p, AT_FDCWD, NULL);
 }
 
 PL_EXPORT int remove(const char *p)
 {
     REAL(remove, unlink_fn);
-    int r = real_remove(p);
-    if (r == 0)
-        name_event("unlink", AT_FDCWD, p, AT_FDCWD, NULL);
-    return r;
+    return name_done(real_remove(p), "unlink", AT_FDCWD, p, AT_FDCWD, NULL);
 }
 
 /* _exit skips destructors: the end state is recorded here instead. */
