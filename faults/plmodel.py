@@ -216,8 +216,8 @@ class Model:
             if self.ns_cur.get(rel) != self.ns_dur.get(rel):
                 dirs.setdefault(parent(rel), {})[rel] = self.ns_cur.get(rel)
         for d in sorted(dirs):
-            what = ",".join("%s%s" % ("+" if v else "-", os.path.basename(r))
-                            for r, v in sorted(dirs[d].items()))
+            what = ",".join("%s%s" % ("~" if v and r in self.ns_dur else "+" if v else "-",
+                                      os.path.basename(r)) for r, v in sorted(dirs[d].items()))
             out.append(Item("dir", dir=d, changes=dirs[d], label="dir %s (%s)" % (d, what)))
         return out
 
