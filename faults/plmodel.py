@@ -12,6 +12,7 @@ The model (README-powerloss.md says the same):
   msync MS_SYNC: the pages of that range, and the size;
   sync_file_range with WRITE and WAIT_AFTER: that range, not the size;
   sync, syncfs: everything;  msync MS_ASYNC, munmap, close: nothing;
+  a write through an O_DSYNC or O_SYNC descriptor: its range, and the size;
   a size change is durable only once one of the above covers it;
   a directory's entries (create, rename, unlink) only after an fsync of the
   directory; until then a crash leaves the directory as it was at its last
@@ -25,7 +26,7 @@ PAGE = 4096
 SECTOR = 512
 MS_SYNC = 4
 SFR_WRITE, SFR_WAIT_AFTER = 2, 4
-DURABILITY = ("fsync", "fdatasync", "msync", "sfr", "dirsync", "syncall")
+DURABILITY = ("fsync", "fdatasync", "msync", "sfr", "dsync", "dirsync", "syncall")
 
 
 class Snap:
@@ -180,6 +181,9 @@ class Model:
             for i in range(1, len(a) - 2, 3):
                 off, ln = int(a[i + 1]), int(a[i + 2])
                 self.sync_file(a[i], off // PAGE, pages_of(off + ln), True)
+        elif k == "dsync" and len(a) >= 3:  # a write through an O_DSYNC descriptor
+            off, ln = int(a[1]), int(a[2])
+            self.sync_file(a[0], off // PAGE, pages_of(off + ln), True)
         elif k == "sfr" and len(a) >= 4:
             flags, fid, off, nb = int(a[0]), a[1], int(a[2]), int(a[3])
             if flags & SFR_WRITE and flags & SFR_WAIT_AFTER:

@@ -20,7 +20,8 @@
  *   Z                            the snapshot is complete
  *   R ID RC                      the durability call ID returned RC
  * FID is dev.ino.btime (hex): a new file never reuses an old one's id.
- * Events: begin, fsync FID, fdatasync FID, dirsync RELDIR, msync FLAGS
+ * Events: begin, fsync FID, fdatasync FID, dsync FID OFF LEN (a write through
+ * an O_DSYNC/O_SYNC descriptor), dirsync RELDIR, msync FLAGS
  * (FID OFF LEN)..., sfr FLAGS FID OFF LEN, syncall, ftruncate FID, fallocate
  * FID, extend FID, create REL, rename REL, unlink REL, mark TEXT, exit.
  */
@@ -723,15 +724,28 @@ static off_t size_before(int fd)
     return s;
 }
 
-static ssize_t size_after(int fd, off_t before, ssize_t wrote)
+/* After a write to a tracked file (before >= 0): through an O_DSYNC or O_SYNC
+ * descriptor the bytes are durable when it returns (LMDB writes its meta page
+ * so): a "dsync FID OFF LEN" event; otherwise a snapshot if the file grew.
+ * at: the write's offset, or -1 for the file position. */
+static ssize_t size_after(int fd, off_t before, ssize_t wrote, off_t at)
 {
     struct stat st;
-    if (before >= 0 && wrote > 0) {
-        int saved = errno;
-        if (fstat(fd, &st) == 0 && st.st_size > before)
-            size_event("extend", fd);
-        errno = saved;
+    int saved;
+    if (before < 0 || wrote <= 0 || !enter(&saved))
+        return wrote;
+    int fl = fcntl(fd, F_GETFL);
+    char fid[80], args[160], id[48] = "";
+    if (fl >= 0 && (fl & O_DSYNC) && fid_of(fd, fid) == 0) {
+        if (at < 0 || (fl & O_APPEND))
+            at = lseek(fd, 0, SEEK_CUR) - wrote;
+        snprintf(args, sizeof args, "%s %lld %lld", fid, (long long)at, (long long)wrote);
+        snapshot("dsync", args, id, 0);
+        result(id, 0);
+    } else if (fstat(fd, &st) == 0 && st.st_size > before && fid_of(fd, fid) == 0) {
+        snapshot("extend", fid, NULL, 0);
     }
+    leave(saved);
     return wrote;
 }
 
@@ -740,7 +754,7 @@ PL_EXPORT ssize_t write(int fd, const void *p, size_t n)
 {
     REAL(write, write_fn);
     off_t before = size_before(fd);
-    return size_after(fd, before, real_write(fd, p, n));
+    return size_after(fd, before, real_write(fd, p, n), -1);
 }
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
@@ -748,14 +762,14 @@ PL_EXPORT ssize_t pwrite(int fd, const void *p, size_t n, off_t off)
 {
     REAL(pwrite, pwrite_fn);
     off_t before = size_before(fd);
-    return size_after(fd, before, real_pwrite(fd, p, n, off));
+    return size_after(fd, before, real_pwrite(fd, p, n, off), off);
 }
 
 PL_EXPORT ssize_t pwrite64(int fd, const void *p, size_t n, off_t off)
 {
     REAL(pwrite64, pwrite_fn);
     off_t before = size_before(fd);
-    return size_after(fd, before, real_pwrite64(fd, p, n, off));
+    return size_after(fd, before, real_pwrite64(fd, p, n, off), off);
 }
 
 typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
@@ -763,7 +777,7 @@ PL_EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
 {
     REAL(writev, writev_fn);
     off_t before = size_before(fd);
-    return size_after(fd, before, real_writev(fd, v, n));
+    return size_after(fd, before, real_writev(fd, v, n), -1);
 }
 
 typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
@@ -771,7 +785,7 @@ PL_EXPORT ssize_t pwritev(int fd, const struct iovec *v, int n, off_t off)
 {
     REAL(pwritev, pwritev_fn);
     off_t before = size_before(fd);
-    return size_after(fd, before, real_pwritev(fd, v, n, off));
+    return size_after(fd, before, real_pwritev(fd, v, n, off), off);
 }
 
 /* ---- names: create, rename, unlink ------------------------------------------------------- */

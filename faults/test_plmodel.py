@@ -60,6 +60,10 @@ class Rules(unittest.TestCase):
         pts, _ = plmodel.crash_points(*log(("sfr", ["7", F, "0", "0"])))
         self.assertEqual(labels(pts[1]), ["f:size 0>8192", "dir . (+f)"])
 
+    def test_o_dsync_write_covers_its_range_and_the_size(self):
+        pts, _ = plmodel.crash_points(*log(("dsync", [F, "4096", "100"])))
+        self.assertEqual(labels(pts[1]), ["f:p0", "dir . (+f)"])
+
     def test_dirsync_and_failed_call(self):
         snaps, results = log(("fsync", [F]), ("dirsync", ["."]))
         results["c0"] = -1  # the fsync failed: nothing became durable
