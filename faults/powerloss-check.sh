@@ -46,7 +46,7 @@ tap "powerloss-model-unit-tests" $? "see $out/test_plmodel.log"
 kills=0
 for delay in 0.01 0.02 0.03 0.05 0.08; do
     d=$(mktemp -d "$out/kill.XXXXXX")
-    (cd "$d" && DA_POWERLOSS_ACK="$d/acks" exec "$demo" bad db 20000 400) &
+    (cd "$d" && DA_POWERLOSS_ACK="$d/acks" exec "$demo" bad db 4000 200) &
     pid=$!
     sleep "$delay"
     kill -9 "$pid" 2>/dev/null
