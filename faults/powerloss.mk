@@ -27,7 +27,8 @@ $(PL_OBJ): faults/powerloss.c faults/powerloss.h
 powerloss: $(PL_SHIM)
 	@test -n "$$PL_CMD" -a -n "$$PL_VERIFY" || { echo "usage: make powerloss CMD='prog args' VERIFY='cmd' [POWERLOSS_FLAGS='--torn -j 2']" >&2; exit 2; }
 	@printf '%s\n' "faults/powerloss --shim $(PL_SHIM) --out $(PL_OUT) $(POWERLOSS_FLAGS) --cmd '$$PL_CMD' --verify '$$PL_VERIFY'"
-	@faults/powerloss --shim $(PL_SHIM) --out $(PL_OUT) $(POWERLOSS_FLAGS) --cmd "$$PL_CMD" --verify "$$PL_VERIFY"
+	@faults/powerloss --shim $(PL_SHIM) --out $(PL_OUT) $(POWERLOSS_FLAGS) --cmd "$$PL_CMD" --verify "$$PL_VERIFY"; \
+	rc=$$?; [ $$rc = 0 ] || echo "make powerloss: faults/powerloss exited $$rc (1: findings, 2: usage or broken run); make reports any failure as 2"; exit $$rc
 # $(value ...): the text as typed, so that "$$TMPDIR" in CMD reaches the shell unchanged
 powerloss: export PL_CMD = $(value CMD)
 powerloss: export PL_VERIFY = $(value VERIFY)
