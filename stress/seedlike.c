@@ -29,7 +29,10 @@
  *   open_leftover               a failed da_vec_open leaves the file it created
  *   fork_unlock                 a forked child's copies stay live: its close
  *                               syncs, truncates and unlocks the parent's file
- * (and keeps C4 and C10 too).
+ * and two only a power loss shows (stress/powerloss; stress/crash cannot):
+ *   nosync                      msync and fsync do nothing
+ *   header-first                the header is written and synced before the
+ *                               data it covers
  *
  * It calls the core's libfiu fail points (diskalloc/ftruncate, ...) with the
  * same errno convention (failinfo, else EIO), so the fault harness injects
@@ -66,6 +69,8 @@ enum {
     D_LEAK_MAPPING,
     D_SHRINK_WITHOUT_SYNC,
     D_FORK_UNLOCK,
+    D_NOSYNC,
+    D_HEADER_FIRST,
 };
 
 static const char *const defect_names[] = {
@@ -73,7 +78,7 @@ static const char *const defect_names[] = {
     "moving_data", "sparse_open", "open_leftover",
     "state_before_resize",        "no_copy_on_grow",
     "no_reservation_bound", "sparse_growth", "abort_on_ftruncate_failure",
-    "leak_mapping_per_resize", "shrink_without_sync", "fork_unlock",
+    "leak_mapping_per_resize", "shrink_without_sync", "fork_unlock", "nosync", "header-first",
 };
 
 static int defect(void)
@@ -466,12 +471,30 @@ static int keep_error(da_arena *a, int e)
 static int msync_range(da_arena *a, size_t off, size_t len)
 {
     size_t from = down(off, a->page), to = up(off + len, a->page);
-    if (to == from)
+    if (to == from || defect() == D_NOSYNC)
         return 0;
     return err_of(FP("msync") || msync(a->base + from, to - from, MS_SYNC) != 0);
 }
 
-static int do_fsync(da_arena *a) { return err_of(FP("fsync") || fsync(a->fd) != 0); }
+static int do_fsync(da_arena *a)
+{
+    return defect() == D_NOSYNC ? 0 : err_of(FP("fsync") || fsync(a->fd) != 0);
+}
+
+/* A new file's directory entry is durable before the open returns (C6). */
+static int sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0;
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = fd < 0 ? errno : defect() == D_NOSYNC ? 0 : err_of(fsync(fd) != 0);
+    if (fd >= 0)
+        close(fd);
+    return e;
+}
 
 int da_arena_sync(da_arena *a)
 {
@@ -906,7 +929,7 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     }
     attach(v, a, elem_size, 1);
     v->persistent_ = 1;
-    if ((e = load(v))) {
+    if ((e = load(v)) || (size == 0 && (e = sync_parent(path)))) {
         if (created)
             unlink(path);
         da_arena_close(a);
@@ -929,6 +952,10 @@ int da_vec_sync(da_vec *v)
         return DA_EFORKED;
     if (a->sticky)
         return a->sticky;
+    if (defect() == D_HEADER_FIRST) {
+        int e = commit(v);
+        return e ? e : keep_error(a, msync_range(a, v->head_, v->len * v->elem_size));
+    }
     int e = keep_error(a, msync_range(a, v->head_, v->len * v->elem_size));
     return e ? e : commit(v);
 }
