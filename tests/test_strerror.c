@@ -87,15 +87,12 @@ static void eintr_text_conditional(void **state)
 {
     (void)state;
     check_sync_errno(EINTR, "EINTR");
-    /* the old text's unconditional promise */
-    assert_null(strstr(da_strerror(EINTR), "nothing changed; retry the call."));
 }
 
 static void eio_text_conditional(void **state)
 {
     (void)state;
     check_sync_errno(EIO, "EIO");
-    assert_null(strstr(da_strerror(EIO), "writes are refused from now on"));
 }
 
 /* fsync reports a full disk too (thin provisioning, NFS, ...): the same
