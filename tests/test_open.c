@@ -58,14 +58,20 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
+/* DISKALLOC_RESERVE back as the test found it (valgrind runs set it). */
+static void restore_env(const files *f)
 {
-    files *f = *state;
-    t_fail_off();
     if (f->had_env)
         setenv("DISKALLOC_RESERVE", f->env, 1);
     else
         unsetenv("DISKALLOC_RESERVE");
+}
+
+static int teardown(void **state)
+{
+    files *f = *state;
+    t_fail_off();
+    restore_env(f);
     t_rm_rf(f->dir);
     free(f);
     return 0;
@@ -201,7 +207,7 @@ static void existing_file_survives_failed_opens(void **state)
         assert_int_equal(da_vec_open(&v, f->path, 8, &flags), DA_EINVAL);
         setenv("DISKALLOC_RESERVE", "1x", 1);
         assert_int_equal(da_vec_open(&v, f->path, 8, NULL), DA_EINVAL);
-        unsetenv("DISKALLOC_RESERVE");
+        restore_env(f);
         if (t_path_size(f->path) != size || t_path_hash(f->path) != hash)
             SOFT_FAIL("%s: changed by an open with a bad config", what);
 
@@ -366,8 +372,10 @@ static const char *const bad_reserve[] = {
     "1 ", "8 iB", " 1", "1x", "-1", "1KiBB", "99999999999999999999",
 };
 
-/* Every kind of open, with the environment as it is. */
-static void every_open_expect(files *f, int want, const char *value)
+/* Every kind of open, with the environment as it is.  With a reservation too
+ * small for a vector file's header area (tiny), da_vec_open may also be
+ * DA_ECAPACITY: the value parsed, the file just does not fit. */
+static void every_open_expect(files *f, int want, const char *value, int tiny)
 {
     da_arena *a = NULL;
     int e = da_arena_open(&a, NULL);
@@ -386,7 +394,7 @@ static void every_open_expect(files *f, int want, const char *value)
     e = da_vec_open(&v, f->path, 8, NULL);
     if (e == 0)
         assert_int_equal(da_vec_close(&v), 0);
-    if (e != want)
+    if (e != want && !(tiny && e == DA_ECAPACITY))
         SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_vec_open returned %d, want %d", value, e, want);
     if (e != 0 && t_path_size(f->path) != -1)
         SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": the failed da_vec_open left its file", value);
@@ -408,7 +416,7 @@ static void malformed_reserve_is_einval(void **state)
     files *f = *state;
     for (size_t i = 0; i < sizeof bad_reserve / sizeof bad_reserve[0]; i++) {
         setenv("DISKALLOC_RESERVE", bad_reserve[i], 1);
-        every_open_expect(f, DA_EINVAL, bad_reserve[i]);
+        every_open_expect(f, DA_EINVAL, bad_reserve[i], 0);
     }
     end_of_cases();
 }
@@ -425,10 +433,10 @@ static void valid_reserve_values(void **state)
         {"1T", (size_t)1 << 40},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        if (t_under_valgrind() && ok[i].bytes > ((size_t)2 << 30))
+        if (t_under_valgrind() && ok[i].bytes > ((size_t)1 << 30))
             continue; /* valgrind refuses large mappings */
         setenv("DISKALLOC_RESERVE", ok[i].text, 1);
-        every_open_expect(f, 0, ok[i].text);
+        every_open_expect(f, 0, ok[i].text, ok[i].bytes < ((size_t)1 << 20));
         da_arena *a;
         assert_int_equal(da_arena_open(&a, NULL), 0);
         size_t want = (ok[i].bytes + page - 1) / page * page;

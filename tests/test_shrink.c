@@ -16,6 +16,7 @@ static size_t page;
 
 typedef struct files {
     char dir[PATH_MAX], path[PATH_MAX + 16], saved[PATH_MAX + 16];
+    da_vec v; /* closed by the teardown too: a failed check leaves no arena mapped */
 } files;
 
 static int setup(void **state)
@@ -32,6 +33,7 @@ static int teardown(void **state)
 {
     files *f = *state;
     t_fail_off();
+    da_vec_close(&f->v);
     t_rm_rf(f->dir);
     free(f);
     return 0;
@@ -103,16 +105,16 @@ static void fail_truncation(void)
 static void persistent_failed_shrink_changes_nothing(void **state)
 {
     files *f = *state;
-    da_vec v;
-    assert_int_equal(da_vec_open(&v, f->path, 8, NULL), 0);
-    push_range(&v, 0, 2000);
-    assert_int_equal(da_vec_sync(&v), 0);
-    da_vec_truncate(&v, 10);
+    da_vec *v = &f->v;
+    assert_int_equal(da_vec_open(v, f->path, 8, NULL), 0);
+    push_range(v, 0, 2000);
+    assert_int_equal(da_vec_sync(v), 0);
+    da_vec_truncate(v, 10);
     t_snap s;
-    t_snap_take(&s, da_vec_arena(&v), &v);
+    t_snap_take(&s, da_vec_arena(v), v);
 
     fail_truncation();
-    int e = da_vec_shrink_to_fit(&v);
+    int e = da_vec_shrink_to_fit(v);
     t_fail_off();
     copy_file(f->path, f->saved);
     long long len = reopen_len(f->saved);
@@ -123,8 +125,8 @@ static void persistent_failed_shrink_changes_nothing(void **state)
         fail_msg("after the failed shrink_to_fit the file reopens with %lld elements, not the "
                  "2000 synced",
                  len);
-    t_snap_same(&s, da_vec_arena(&v), &v);
-    assert_int_equal(da_vec_close(&v), 0);
+    t_snap_same(&s, da_vec_arena(v), v);
+    assert_int_equal(da_vec_close(v), 0);
     assert_int_equal(reopen_len(f->path), 10); /* close syncs the length it has */
 }
 
@@ -134,28 +136,28 @@ static void persistent_failed_shrink_changes_nothing(void **state)
 static void persistent_shrink_writes_no_header(void **state)
 {
     files *f = *state;
-    da_vec v;
-    assert_int_equal(da_vec_open(&v, f->path, 8, NULL), 0);
-    push_range(&v, 0, 2000);
-    assert_int_equal(da_vec_sync(&v), 0);
-    uint64_t head = head_hash(&v);
-    da_vec_truncate(&v, 10);
-    assert_int_equal(da_vec_shrink_to_fit(&v), 0);
-    if (head_hash(&v) != head)
+    da_vec *v = &f->v;
+    assert_int_equal(da_vec_open(v, f->path, 8, NULL), 0);
+    push_range(v, 0, 2000);
+    assert_int_equal(da_vec_sync(v), 0);
+    uint64_t head = head_hash(v);
+    da_vec_truncate(v, 10);
+    assert_int_equal(da_vec_shrink_to_fit(v), 0);
+    if (head_hash(v) != head)
         fail_msg("shrink_to_fit wrote a header (contract C5: it never does)");
-    size_t keep = data_off(&v) + (2000 * 8 + page - 1) / page * page;
+    size_t keep = data_off(v) + (2000 * 8 + page - 1) / page * page;
     if (t_path_size(f->path) != (long long)keep)
         fail_msg("file of %lld bytes after shrink_to_fit, want %zu (data offset + the synced "
                  "2000 elements, rounded up to a page)",
                  t_path_size(f->path), keep);
-    assert_true(v.cap >= 2000);
+    assert_true(v->cap >= 2000);
     copy_file(f->path, f->saved);
     assert_int_equal(reopen_len(f->saved), 2000);
 
-    assert_int_equal(da_vec_sync(&v), 0);
-    assert_int_equal(da_vec_shrink_to_fit(&v), 0);
-    assert_int_equal(t_path_size(f->path), (long long)(data_off(&v) + page));
-    assert_int_equal(da_vec_close(&v), 0);
+    assert_int_equal(da_vec_sync(v), 0);
+    assert_int_equal(da_vec_shrink_to_fit(v), 0);
+    assert_int_equal(t_path_size(f->path), (long long)(data_off(v) + page));
+    assert_int_equal(da_vec_close(v), 0);
     assert_int_equal(reopen_len(f->path), 10);
 }
 
@@ -163,52 +165,52 @@ static void persistent_shrink_writes_no_header(void **state)
  * and a retry once the failure is gone releases the space. */
 static void temp_len0_failed_shrink_reported(void **state)
 {
-    (void)state;
+    files *f = *state;
     da_config c = t_config((size_t)64 << 20, NULL);
-    da_vec v;
-    assert_int_equal(da_vec_init(&v, 8, &c), 0);
-    push_range(&v, 0, 1000);
-    da_vec_truncate(&v, 0);
+    da_vec *v = &f->v;
+    assert_int_equal(da_vec_init(v, 8, &c), 0);
+    push_range(v, 0, 1000);
+    da_vec_truncate(v, 0);
     t_snap s;
-    t_snap_take(&s, da_vec_arena(&v), &v);
+    t_snap_take(&s, da_vec_arena(v), v);
     fail_truncation();
-    int e = da_vec_shrink_to_fit(&v);
+    int e = da_vec_shrink_to_fit(v);
     t_fail_off();
     if (e != EIO)
         fail_msg("temp vector, len 0: shrink_to_fit with its truncation failing returned %d, "
                  "want EIO",
                  e);
-    t_snap_same(&s, da_vec_arena(&v), &v);
-    assert_int_equal(da_vec_shrink_to_fit(&v), 0);
-    assert_int_equal(v.cap, 0);
-    assert_int_equal(da_arena_size(da_vec_arena(&v)), 0);
-    push_range(&v, 0, 10); /* and it still grows */
-    assert_int_equal(da_vec_close(&v), 0);
+    t_snap_same(&s, da_vec_arena(v), v);
+    assert_int_equal(da_vec_shrink_to_fit(v), 0);
+    assert_int_equal(v->cap, 0);
+    assert_int_equal(da_arena_size(da_vec_arena(v)), 0);
+    push_range(v, 0, 10); /* and it still grows */
+    assert_int_equal(da_vec_close(v), 0);
 }
 
 static void persistent_len0_failed_shrink_reported(void **state)
 {
     files *f = *state;
-    da_vec v;
-    assert_int_equal(da_vec_open(&v, f->path, 8, NULL), 0);
-    push_range(&v, 0, 1000);
-    assert_int_equal(da_vec_sync(&v), 0);
-    da_vec_truncate(&v, 0);
-    assert_int_equal(da_vec_sync(&v), 0); /* durable length 0: all data may go */
+    da_vec *v = &f->v;
+    assert_int_equal(da_vec_open(v, f->path, 8, NULL), 0);
+    push_range(v, 0, 1000);
+    assert_int_equal(da_vec_sync(v), 0);
+    da_vec_truncate(v, 0);
+    assert_int_equal(da_vec_sync(v), 0); /* durable length 0: all data may go */
     t_snap s;
-    t_snap_take(&s, da_vec_arena(&v), &v);
+    t_snap_take(&s, da_vec_arena(v), v);
     fail_truncation();
-    int e = da_vec_shrink_to_fit(&v);
+    int e = da_vec_shrink_to_fit(v);
     t_fail_off();
     if (e != EIO)
         fail_msg("persistent vector, len 0: shrink_to_fit with its truncation failing "
                  "returned %d, want EIO",
                  e);
-    t_snap_same(&s, da_vec_arena(&v), &v);
-    assert_int_equal(da_vec_shrink_to_fit(&v), 0);
-    assert_int_equal(v.cap, 0);
-    assert_int_equal(t_path_size(f->path), (long long)data_off(&v));
-    assert_int_equal(da_vec_close(&v), 0);
+    t_snap_same(&s, da_vec_arena(v), v);
+    assert_int_equal(da_vec_shrink_to_fit(v), 0);
+    assert_int_equal(v->cap, 0);
+    assert_int_equal(t_path_size(f->path), (long long)data_off(v));
+    assert_int_equal(da_vec_close(v), 0);
     assert_int_equal(reopen_len(f->path), 0);
 }
 
