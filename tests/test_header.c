@@ -19,11 +19,7 @@
 
 /* ---- the documented layout (C11) ----------------------------------------------- */
 
-typedef struct {
-    unsigned char magic[8];
-    uint32_t version, header_size;
-    uint64_t elem_size, len, data_off, seq, sum;
-} header;
+typedef t_vec_header header;
 
 static const unsigned char magic[8] = {'D', 'A', 'V', 'E', 'C', 0, 1, 0};
 
@@ -35,15 +31,6 @@ typedef struct {
 
 static const format v1 = {1, 512, 4096};
 static const format v2 = {2, 4096, 8192};
-
-static uint64_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t x = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ b[i]) * 1099511628211ull;
-    return x;
-}
 
 static header make_header(const format *f, uint64_t len, uint64_t seq)
 {
@@ -59,11 +46,11 @@ static header make_header(const format *f, uint64_t len, uint64_t seq)
     return h;
 }
 
-static void seal(header *h) { h->sum = fnv1a(h, offsetof(header, sum)); }
+static void seal(header *h) { h->sum = t_header_sum(h); }
 
 static int header_valid_sum(const header *h)
 {
-    return memcmp(h->magic, magic, 8) == 0 && h->sum == fnv1a(h, offsetof(header, sum));
+    return memcmp(h->magic, magic, 8) == 0 && h->sum == t_header_sum(h);
 }
 
 static uint64_t value(uint64_t i) { return i * 0x9E3779B97F4A7C15ull + 3; }
@@ -99,23 +86,6 @@ static void read_at(const char *path, off_t at, void *p, size_t n)
     close(fd);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(in >= 0 && out >= 0);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
-/* The cases of a test go on past a failed one, so that one run lists every
- * crafted file the core gets wrong; the test fails at its end. */
-static int failures;
-
 /* ---- fixture -------------------------------------------------------------------- */
 
 typedef struct files {
@@ -129,7 +99,7 @@ static int setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/v.davec", f->dir);
     snprintf(f->saved, sizeof f->saved, "%s/saved.davec", f->dir);
     *state = f;
-    failures = 0;
+    t_soft_reset();
     return 0;
 }
 
@@ -156,19 +126,6 @@ static int open_check(const char *path, size_t *len)
     return 0;
 }
 
-#define SOFT_FAIL(...)                                                                   \
-    do {                                                                                 \
-        print_error(__VA_ARGS__);                                                        \
-        print_error("\n");                                                               \
-        failures++;                                                                      \
-    } while (0)
-
-static void end_of_cases(void)
-{
-    if (failures)
-        fail_msg("%d case(s) failed (listed above)", failures);
-}
-
 /* A refused file is left exactly as it was. */
 static void expect_badfile(const char *path, const char *why)
 {
@@ -179,7 +136,7 @@ static void expect_badfile(const char *path, const char *why)
     size_t len;
     int e = open_check(path, &len);
     if (e != DA_EBADFILE) { /* an open that succeeded wrote on close: no more to check */
-        SOFT_FAIL("%s: open returned %d (len %zu), not DA_EBADFILE (%d)", why, e, len,
+        T_SOFT_FAIL("%s: open returned %d (len %zu), not DA_EBADFILE (%d)", why, e, len,
                   DA_EBADFILE);
         return;
     }
@@ -194,7 +151,7 @@ static int expect_len(const char *path, size_t want, const char *why)
     size_t len;
     int e = open_check(path, &len);
     if (e != 0 || len != want) {
-        SOFT_FAIL("%s: open returned %d with len %zu, want 0 with len %zu", why, e, len, want);
+        T_SOFT_FAIL("%s: open returned %d with len %zu, want 0 with len %zu", why, e, len, want);
         return 0;
     }
     return 1;
@@ -223,7 +180,7 @@ static void header_size_checked(void **state)
         expect_len(f->path, 60, fm == &v1 ? "v1, newest copy has header_size 4000"
                                           : "v2, newest copy has header_size 4000");
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* The newest copy fails one structural check (its checksum is right): the
@@ -286,7 +243,7 @@ static void newest_copy_invalid_older_used(void **state)
             }
         }
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* Neither copy valid: DA_EBADFILE, the file untouched. */
@@ -301,7 +258,7 @@ static void both_copies_invalid(void **state)
         write_vec_file(f->path, fm, &a, &b, fm->min_data, 10, fm->min_data + 4096);
         expect_badfile(f->path, fm == &v1 ? "v1, both copies invalid" : "v2, both copies invalid");
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* ---- C9: wrap-safe sequence numbers ------------------------------------------------- */
@@ -327,14 +284,14 @@ static void seq_wraps(void **state)
             assert_int_equal(da_vec_push(&v, &x), 0);
         }
         assert_int_equal(da_vec_sync(&v), 0);
-        copy_file(f->path, f->saved); /* the file as a crash right here leaves it */
+        t_copy_file(f->path, f->saved); /* the file as a crash right here leaves it */
         assert_int_equal(da_vec_close(&v), 0);
-        copy_file(f->saved, f->path);
+        t_copy_file(f->saved, f->path);
         char w[96];
         snprintf(w, sizeof w, "%s, then a sync of 30 elements and a crash", why);
         expect_len(f->path, 30, w);
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* ---- C11: the layout of new files, and format 1 kept ----------------------------------- */

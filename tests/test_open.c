@@ -20,23 +20,6 @@
 
 static size_t page;
 
-/* The cases of a test go on past a failed one, so that one run lists each
- * case the core gets wrong; the test fails at its end. */
-static int failures;
-
-#define SOFT_FAIL(...)                                                                   \
-    do {                                                                                 \
-        print_error(__VA_ARGS__);                                                        \
-        print_error("\n");                                                               \
-        failures++;                                                                      \
-    } while (0)
-
-static void end_of_cases(void)
-{
-    if (failures)
-        fail_msg("%d case(s) failed (listed above)", failures);
-}
-
 typedef struct files {
     char dir[PATH_MAX], path[PATH_MAX + 16], other[PATH_MAX + 16];
     char env[64]; /* DISKALLOC_RESERVE as the test found it */
@@ -53,7 +36,7 @@ static int setup(void **state)
     f->had_env = env != NULL;
     if (env)
         snprintf(f->env, sizeof f->env, "%s", env);
-    failures = 0;
+    t_soft_reset();
     *state = f;
     return 0;
 }
@@ -113,9 +96,9 @@ static void open_new_expect(files *f, const da_config *cfg, int want, const char
     if (e == 0)
         assert_int_equal(da_vec_close(&v), 0);
     if (e != want)
-        SOFT_FAIL("%s: da_vec_open returned %d, want %d", why, e, want);
+        T_SOFT_FAIL("%s: da_vec_open returned %d, want %d", why, e, want);
     if (t_path_size(f->path) != -1) {
-        SOFT_FAIL("%s: the failed open left %s behind (%lld bytes)", why, f->path,
+        T_SOFT_FAIL("%s: the failed open left %s behind (%lld bytes)", why, f->path,
                   t_path_size(f->path));
         assert_int_equal(unlink(f->path), 0);
     }
@@ -133,7 +116,7 @@ static void bad_config_creates_nothing(void **state)
     setenv("DISKALLOC_RESERVE", "1x", 1);
     open_new_expect(f, NULL, DA_EINVAL, "DISKALLOC_RESERVE=1x");
     assert_int_equal(t_dir_entries(f->dir), 0);
-    end_of_cases();
+    t_soft_end();
 }
 
 /* The first header's fsync fails: the open reports it and the new file is gone. */
@@ -143,7 +126,7 @@ static void first_header_fsync_fails(void **state)
     t_fail_once("diskalloc/fsync", EIO);
     open_new_expect(f, NULL, EIO, "first header's fsync fails");
     t_fail_off();
-    end_of_cases();
+    t_soft_end();
 }
 
 /* Count-down over every fail point: the nth reach of each point fails,
@@ -162,7 +145,7 @@ static void every_failing_step_creates_nothing(void **state)
             t_fail_off();
             if (reached < n) { /* completed before the nth reach */
                 if (e != 0)
-                    SOFT_FAIL("%s not reached %u times, yet the open failed with %d", *p, n, e);
+                    T_SOFT_FAIL("%s not reached %u times, yet the open failed with %d", *p, n, e);
                 else
                     assert_int_equal(da_vec_close(&v), 0);
                 if (t_path_size(f->path) >= 0)
@@ -176,7 +159,7 @@ static void every_failing_step_creates_nothing(void **state)
             }
             t_snap_same(&s, NULL, NULL);
             if (t_path_size(f->path) != -1) {
-                SOFT_FAIL("%s failing at reach %u: open returned %d and left the new file "
+                T_SOFT_FAIL("%s failing at reach %u: open returned %d and left the new file "
                           "(%lld bytes)",
                           *p, n, e, t_path_size(f->path));
                 assert_int_equal(unlink(f->path), 0);
@@ -184,7 +167,7 @@ static void every_failing_step_creates_nothing(void **state)
         }
     }
     assert_int_equal(t_dir_entries(f->dir), 0);
-    end_of_cases();
+    t_soft_end();
 }
 
 /* An existing file, a vector or an empty one (a creation cut short): a
@@ -209,7 +192,7 @@ static void existing_file_survives_failed_opens(void **state)
         assert_int_equal(da_vec_open(&v, f->path, 8, NULL), DA_EINVAL);
         restore_env(f);
         if (t_path_size(f->path) != size || t_path_hash(f->path) != hash)
-            SOFT_FAIL("%s: changed by an open with a bad config", what);
+            T_SOFT_FAIL("%s: changed by an open with a bad config", what);
 
         for (const char *const *p = da_failpoint_names(); *p; p++) {
             for (unsigned n = 1; n < 64; n++) {
@@ -232,14 +215,14 @@ static void existing_file_survives_failed_opens(void **state)
                     continue;
                 long long now = t_path_size(f->path);
                 if (now == -1) {
-                    SOFT_FAIL("%s failing at reach %u: open returned %d and REMOVED %s", *p, n,
+                    T_SOFT_FAIL("%s failing at reach %u: open returned %d and REMOVED %s", *p, n,
                               e, what);
                     if (empty)
                         t_write_file(f->path, "", 0);
                     else
                         fail_msg("the vector file is gone; cannot go on");
                 } else if (!empty && (now != size || t_path_hash(f->path) != hash)) {
-                    SOFT_FAIL("%s failing at reach %u: open returned %d and changed %s", *p, n,
+                    T_SOFT_FAIL("%s failing at reach %u: open returned %d and changed %s", *p, n,
                               e, what);
                 } else if (empty) {
                     /* the header written and rolled back may leave zeros: still a
@@ -250,7 +233,7 @@ static void existing_file_survives_failed_opens(void **state)
                     close(fd);
                     for (ssize_t i = 0; i < r; i++)
                         if (buf[i]) {
-                            SOFT_FAIL("%s failing at reach %u: open returned %d and left a "
+                            T_SOFT_FAIL("%s failing at reach %u: open returned %d and left a "
                                       "nonzero byte at %zd of %s",
                                       *p, n, e, (size_t)i, what);
                             t_write_file(f->path, "", 0);
@@ -269,7 +252,7 @@ static void existing_file_survives_failed_opens(void **state)
             reopen_expect(f->path, 100);
         }
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* ---- C10: paths that are not regular files ---------------------------------------------- */
@@ -288,7 +271,7 @@ static void expect_not_regular(files *f, const char *path, const char *what)
     if (e == 0)
         assert_int_equal(da_vec_close(&v), 0);
     if (e != DA_EBADFILE)
-        SOFT_FAIL("%s (%s): da_vec_open returned %d, want DA_EBADFILE (%d)", what, path, e,
+        T_SOFT_FAIL("%s (%s): da_vec_open returned %d, want DA_EBADFILE (%d)", what, path, e,
                   DA_EBADFILE);
     t_snap_same(&s, NULL, NULL);
     assert_int_equal(t_dir_entries(f->dir), entries);
@@ -324,7 +307,7 @@ static void non_regular_paths_are_badfile(void **state)
     close(sock);
 
     expect_not_regular(f, "/dev/null", "/dev/null");
-    end_of_cases();
+    t_soft_end();
 }
 
 /* In a new session without a controlling terminal (as a daemon): opening a
@@ -382,22 +365,22 @@ static void every_open_expect(files *f, int want, const char *value, int tiny)
     if (e == 0)
         assert_int_equal(da_arena_close(a), 0);
     if (e != want)
-        SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_arena_open returned %d, want %d", value, e, want);
+        T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_arena_open returned %d, want %d", value, e, want);
 
     da_vec v;
     e = da_vec_init(&v, 8, NULL);
     if (e == 0)
         assert_int_equal(da_vec_close(&v), 0);
     if (e != want)
-        SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_vec_init returned %d, want %d", value, e, want);
+        T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_vec_init returned %d, want %d", value, e, want);
 
     e = da_vec_open(&v, f->path, 8, NULL);
     if (e == 0)
         assert_int_equal(da_vec_close(&v), 0);
     if (e != want && !(tiny && e == DA_ECAPACITY))
-        SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_vec_open returned %d, want %d", value, e, want);
+        T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_vec_open returned %d, want %d", value, e, want);
     if (e != 0 && t_path_size(f->path) != -1)
-        SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": the failed da_vec_open left its file", value);
+        T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": the failed da_vec_open left its file", value);
     unlink(f->path);
 
     int fd = open(f->other, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -407,7 +390,7 @@ static void every_open_expect(files *f, int want, const char *value, int tiny)
         assert_int_equal(da_arena_close(a), 0);
     close(fd);
     if (e != want)
-        SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_arena_open_fd returned %d, want %d", value, e,
+        T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": da_arena_open_fd returned %d, want %d", value, e,
                   want);
 }
 
@@ -418,7 +401,7 @@ static void malformed_reserve_is_einval(void **state)
         setenv("DISKALLOC_RESERVE", bad_reserve[i], 1);
         every_open_expect(f, DA_EINVAL, bad_reserve[i], 0);
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 static void valid_reserve_values(void **state)
@@ -441,11 +424,11 @@ static void valid_reserve_values(void **state)
         assert_int_equal(da_arena_open(&a, NULL), 0);
         size_t want = (ok[i].bytes + page - 1) / page * page;
         if (da_arena_reserved(a) != want)
-            SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": reserved %zu, want %zu", ok[i].text,
+            T_SOFT_FAIL("DISKALLOC_RESERVE=\"%s\": reserved %zu, want %zu", ok[i].text,
                       da_arena_reserved(a), want);
         assert_int_equal(da_arena_close(a), 0);
     }
-    end_of_cases();
+    t_soft_end();
 }
 
 /* ---- C8: da_vec_push_fast's arguments ------------------------------------------------- */
@@ -489,12 +472,12 @@ static void push_fast_null_is_einval(void **state)
             snprintf(what, sizeof what, "da_vec_push_fast(%s), elem_size %zu",
                      null_vec ? "NULL, elem" : "v, NULL", sizes[i]);
             if (WIFSIGNALED(status))
-                SOFT_FAIL("%s: killed by signal %d (%s)", what, WTERMSIG(status),
+                T_SOFT_FAIL("%s: killed by signal %d (%s)", what, WTERMSIG(status),
                           strsignal(WTERMSIG(status)));
             else
-                SOFT_FAIL("%s: child exited with %d", what, WEXITSTATUS(status));
+                T_SOFT_FAIL("%s: child exited with %d", what, WEXITSTATUS(status));
         }
-    end_of_cases();
+    t_soft_end();
 }
 
 int main(void)

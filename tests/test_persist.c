@@ -157,19 +157,6 @@ static void killed_after_shrink(void **state)
     reopen_expect(f->path, 10000);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(in >= 0 && out >= 0);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
 static void flip_byte(const char *path, off_t at)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -205,7 +192,7 @@ static void two_header_copies(void **state)
     assert_int_equal(da_vec_sync(&v), 0);
     assert_int_equal(push_range(&v, 10, 20), 0);
     assert_int_equal(da_vec_sync(&v), 0);
-    copy_file(f->path, f->saved); /* the state of two syncs, before close writes a third */
+    t_copy_file(f->path, f->saved); /* the state of two syncs, before close writes a third */
     assert_int_equal(da_vec_close(&v), 0);
 
     uint32_t version;
@@ -215,12 +202,12 @@ static void two_header_copies(void **state)
     off_t slot_b = version == 1 ? 512 : 4096;
 
     int e;
-    copy_file(f->saved, f->other);
+    t_copy_file(f->saved, f->other);
     assert_int_equal(reopen_len(f->other, &e), 20);
     assert_int_equal(e, 0);
     size_t len[2];
     for (int slot = 0; slot < 2; slot++) {
-        copy_file(f->saved, f->other);
+        t_copy_file(f->saved, f->other);
         flip_byte(f->other, slot * slot_b + 24);
         len[slot] = reopen_len(f->other, &e);
         assert_int_equal(e, 0);
@@ -229,7 +216,7 @@ static void two_header_copies(void **state)
         fail_msg("with one copy corrupt the file opened at %zu and %zu, not 10 and 20", len[0],
                  len[1]);
 
-    copy_file(f->saved, f->other);
+    t_copy_file(f->saved, f->other);
     flip_byte(f->other, 24);
     flip_byte(f->other, slot_b + 24);
     uint64_t h = t_path_hash(f->other);

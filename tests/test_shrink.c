@@ -49,21 +49,6 @@ static void push_range(da_vec *v, uint64_t from, uint64_t to)
     }
 }
 
-/* The file as a process killed right now leaves it (SIGKILL keeps the page
- * cache, and the page cache is what this copy reads). */
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(in >= 0 && out >= 0);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
 /* Reopen path: its length and each element; the length, or -1 when the
  * open fails (reported). */
 static long long reopen_len(const char *path)
@@ -116,7 +101,9 @@ static void persistent_failed_shrink_changes_nothing(void **state)
     fail_truncation();
     int e = da_vec_shrink_to_fit(v);
     t_fail_off();
-    copy_file(f->path, f->saved);
+    /* the file as a kill right now leaves it: SIGKILL keeps the page cache,
+     * which is what the copy reads */
+    t_copy_file(f->path, f->saved);
     long long len = reopen_len(f->saved);
 
     if (e != EIO)
@@ -151,7 +138,7 @@ static void persistent_shrink_writes_no_header(void **state)
                  "2000 elements, rounded up to a page)",
                  t_path_size(f->path), keep);
     assert_true(v->cap >= 2000);
-    copy_file(f->path, f->saved);
+    t_copy_file(f->path, f->saved);
     assert_int_equal(reopen_len(f->saved), 2000);
 
     assert_int_equal(da_vec_sync(v), 0);
@@ -159,6 +146,24 @@ static void persistent_shrink_writes_no_header(void **state)
     assert_int_equal(t_path_size(f->path), (long long)(data_off(v) + page));
     assert_int_equal(da_vec_close(v), 0);
     assert_int_equal(reopen_len(f->path), 10);
+}
+
+/* The truncation of an empty vector's file fails: reported (EIO), nothing
+ * changed; without the failure the retry releases the whole block. */
+static void len0_shrink_fails_then_works(da_vec *v, const char *what)
+{
+    assert_int_equal(v->len, 0);
+    t_snap s;
+    t_snap_take(&s, da_vec_arena(v), v);
+    fail_truncation();
+    int e = da_vec_shrink_to_fit(v);
+    t_fail_off();
+    if (e != EIO)
+        fail_msg("%s, len 0: shrink_to_fit with its truncation failing returned %d, want EIO",
+                 what, e);
+    t_snap_same(&s, da_vec_arena(v), v);
+    assert_int_equal(da_vec_shrink_to_fit(v), 0);
+    assert_int_equal(v->cap, 0);
 }
 
 /* len 0: the truncation to nothing fails; it is reported, nothing changed,
@@ -171,18 +176,7 @@ static void temp_len0_failed_shrink_reported(void **state)
     assert_int_equal(da_vec_init(v, 8, &c), 0);
     push_range(v, 0, 1000);
     da_vec_truncate(v, 0);
-    t_snap s;
-    t_snap_take(&s, da_vec_arena(v), v);
-    fail_truncation();
-    int e = da_vec_shrink_to_fit(v);
-    t_fail_off();
-    if (e != EIO)
-        fail_msg("temp vector, len 0: shrink_to_fit with its truncation failing returned %d, "
-                 "want EIO",
-                 e);
-    t_snap_same(&s, da_vec_arena(v), v);
-    assert_int_equal(da_vec_shrink_to_fit(v), 0);
-    assert_int_equal(v->cap, 0);
+    len0_shrink_fails_then_works(v, "temp vector");
     assert_int_equal(da_arena_size(da_vec_arena(v)), 0);
     push_range(v, 0, 10); /* and it still grows */
     assert_int_equal(da_vec_close(v), 0);
@@ -197,18 +191,7 @@ static void persistent_len0_failed_shrink_reported(void **state)
     assert_int_equal(da_vec_sync(v), 0);
     da_vec_truncate(v, 0);
     assert_int_equal(da_vec_sync(v), 0); /* durable length 0: all data may go */
-    t_snap s;
-    t_snap_take(&s, da_vec_arena(v), v);
-    fail_truncation();
-    int e = da_vec_shrink_to_fit(v);
-    t_fail_off();
-    if (e != EIO)
-        fail_msg("persistent vector, len 0: shrink_to_fit with its truncation failing "
-                 "returned %d, want EIO",
-                 e);
-    t_snap_same(&s, da_vec_arena(v), v);
-    assert_int_equal(da_vec_shrink_to_fit(v), 0);
-    assert_int_equal(v->cap, 0);
+    len0_shrink_fails_then_works(v, "persistent vector");
     assert_int_equal(t_path_size(f->path), (long long)data_off(v));
     assert_int_equal(da_vec_close(v), 0);
     assert_int_equal(reopen_len(f->path), 0);
