@@ -10,6 +10,9 @@ tap=$1
 : > "$tap"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/watchdog-test.XXXXXX")
 pids=$tmp/pids
+# the nested runs are not part of the outer make: a BUILD= given to it would
+# reach their make through MAKEFLAGS and write their TAP into the outer results
+unset MAKEFLAGS MFLAGS MAKELEVEL
 # whatever a broken watchdog left running (by the pids the hangs recorded)
 trap 'for p in $(cat "$pids" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 export WATCHDOG_DEMO_PIDS=$pids WATCHDOG_KILL_AFTER=1
