@@ -4,6 +4,9 @@
 #   LIST     a file naming one driver binary per line ($(BUILD)/stress/<impl>/drivers)
 #   STRESS_SECONDS  the whole budget, shared equally (default 60; at least 2 s each)
 #   STRESS_SEED     passed to every driver (default: each picks and prints its own)
+#   STRESS_WATCHDOG_MARGIN  seconds a driver may run past its share (default 60):
+#                   then ci/watchdog.sh kills its process group; STRESS_WATCHDOG
+#                   sets the whole per-driver limit instead (0 = none)
 # A driver killed by a signal, stopped by the watchdog, or ending without a
 # SUMMARY line counts as a crash; exit code 77 means "environment not
 # available here" and is shown as skipped.  Exit 0 only when the drivers
@@ -11,6 +14,8 @@
 set -u
 budget=${STRESS_SECONDS:-60}
 seed=${STRESS_SEED:-}
+margin=${STRESS_WATCHDOG_MARGIN:-60}
+watchdog_sh=$(dirname "$0")/../ci/watchdog.sh
 
 if [ $# -eq 1 ] && [ -f "$1" ] && [ ! -x "$1" ]; then
     logdir=$(dirname "$1")/logs
@@ -23,22 +28,24 @@ mkdir -p "$logdir"
 n=$#
 share=$(( budget / n ))
 [ "$share" -ge 2 ] || share=2
-watchdog=$(( share * 3 + 30 ))
+watchdog=${STRESS_WATCHDOG:-$(( share + margin ))}
 tty=0; [ -t 1 ] && tty=1
 
 printf 'stress: %d drivers, %ss each (STRESS_SECONDS=%s)%s; logs in %s\n' \
     "$n" "$share" "$budget" "${seed:+, STRESS_SEED=$seed}" "$logdir"
 
-rows=""; tot_v=0; tot_c=0; i=0
+rows=""; tot_v=0; tot_c=0; i=0; pid=
+# the driver's group is not the terminal's: pass Ctrl-C on to it
+trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; exit 130' INT TERM HUP
 for drv in "$@"; do
     i=$((i + 1))
     name=$(basename "$drv")
     log="$logdir/$name.log"
     start=$(date +%s)
     if [ -n "$seed" ]; then
-        timeout -s KILL "$watchdog" "$drv" --seconds "$share" --seed "$seed" > "$log" 2>&1 &
+        "$watchdog_sh" "$watchdog" "$drv" --seconds "$share" --seed "$seed" > "$log" 2>&1 &
     else
-        timeout -s KILL "$watchdog" "$drv" --seconds "$share" > "$log" 2>&1 &
+        "$watchdog_sh" "$watchdog" "$drv" --seconds "$share" > "$log" 2>&1 &
     fi
     pid=$!
     last=0
@@ -52,7 +59,12 @@ for drv in "$@"; do
             last=$el
         fi
     done
-    wait "$pid"; rc=$?
+    wait "$pid"; rc=$?; pid=
+    timed_out=""
+    if [ "$rc" = 124 ]; then
+        timed_out="timed out after ${watchdog} s (watchdog; its share is ${share} s), process group killed"
+        echo "WATCHDOG: $name $timed_out" >> "$log"
+    fi
     el=$(( $(date +%s) - start ))
     [ "$tty" = 1 ] && printf '\r%60s\r' ''
     sum=$(grep '^SUMMARY ' "$log" | tail -n 1)
@@ -65,9 +77,11 @@ for drv in "$@"; do
         viol=${viol:-0}; crash=${crash:-0}
     elif [ -z "$sum" ]; then
         crash=1; viol=0
-        if [ "$rc" = 137 ]; then note="stopped by the watchdog after ${el}s"
+        if [ -n "$timed_out" ]; then note=$timed_out
         elif [ "$rc" -gt 128 ]; then note="killed by signal $((rc - 128))"
         else note="exit $rc without a SUMMARY line"; fi
+    elif [ -n "$timed_out" ]; then
+        crash=$((crash + 1)); note="$timed_out after its SUMMARY"
     elif [ "$rc" -gt 128 ]; then
         crash=$((crash + 1)); note="killed by signal $((rc - 128)) after its SUMMARY"
     elif [ "$rc" != 0 ] && [ "$viol" = 0 ] && [ "$crash" = 0 ]; then

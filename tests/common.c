@@ -373,6 +373,38 @@ void t_write_file(const char *path, const void *p, size_t n)
     close(fd);
 }
 
+void t_copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(in >= 0 && out >= 0);
+    static char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+uint64_t t_header_sum(const t_vec_header *h)
+{
+    const unsigned char *b = (const unsigned char *)h;
+    uint64_t x = 14695981039346656037ull;
+    for (size_t i = 0; i < offsetof(t_vec_header, sum); i++)
+        x = (x ^ b[i]) * 1099511628211ull;
+    return x;
+}
+
+int t_soft_failures;
+
+void t_soft_reset(void) { t_soft_failures = 0; }
+
+void t_soft_end(void)
+{
+    if (t_soft_failures)
+        fail_msg("%d case(s) failed (listed above)", t_soft_failures);
+}
+
 /* ---- children ------------------------------------------------------------------------------------ */
 
 void t_child_init(void)

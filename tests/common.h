@@ -68,6 +68,30 @@ long long t_path_size(const char *path); /* -1 if missing */
 uint64_t t_path_hash(const char *path);
 void t_write_file(const char *path, const void *p, size_t n);
 
+void t_copy_file(const char *from, const char *to); /* read through the page cache */
+
+/* The persistent file's header as documented (issue 9, C11), written by the
+ * tests themselves so a core that misreads its own format cannot agree with
+ * itself: copy A at 0, copy B at 512 (format 1) or 4096 (format 2). */
+typedef struct t_vec_header {
+    unsigned char magic[8]; /* "DAVEC\0\1\0" */
+    uint32_t version, header_size;
+    uint64_t elem_size, len, data_off, seq, sum;
+} t_vec_header;
+uint64_t t_header_sum(const t_vec_header *h); /* FNV-1a 64 of the bytes before sum */
+
+/* Soft checks: a test that walks many cases reports each failing one and
+ * goes on, then fails at its end (T_SOFT_END) with the count. */
+extern int t_soft_failures; /* reset by t_soft_reset in the test's setup */
+#define T_SOFT_FAIL(...)                                                                 \
+    do {                                                                                 \
+        print_error(__VA_ARGS__);                                                        \
+        print_error("\n");                                                               \
+        t_soft_failures++;                                                               \
+    } while (0)
+void t_soft_reset(void);
+void t_soft_end(void); /* fails the test when a soft check failed */
+
 /* Run fn(arg) in a forked child; returns its wait status. */
 void t_child_init(void); /* first thing in any forked child: default fatal signals */
 int t_child(int (*fn)(void *), void *arg);

@@ -242,24 +242,11 @@ static void vector_argument_edges(void **state)
 
 /* The on-disk header (core/diskalloc.c): written here field by field so that
  * each check the core makes on it is exercised with a valid checksum. */
-typedef struct {
-    unsigned char magic[8];
-    uint32_t version, header_size;
-    uint64_t elem_size, len, data_off, seq, sum;
-} header;
-
-static uint64_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t x = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ b[i]) * 1099511628211ull;
-    return x;
-}
+typedef t_vec_header header;
 
 static void write_vector_file(const char *path, header h, size_t file_size)
 {
-    h.sum = fnv1a(&h, offsetof(header, sum));
+    h.sum = t_header_sum(&h);
     static unsigned char buf[1 << 16];
     memset(buf, 0, sizeof buf);
     memcpy(buf, &h, sizeof h);

@@ -1,6 +1,8 @@
 # tests/: cmocka unit tests of the core, one program per concern, each built
 # against the core with fail points (CORE_FIU_O) and run as its own check step.
 TEST_NAMES := errors arena alloc vec persist sync limits model failpoints edges
+# issue 9: the hardening contracts (.notes/hardening-contract.md)
+TEST_NAMES += header open strerror shrink
 TEST_BINS := $(addprefix $(BUILD)/tests/test_,$(TEST_NAMES))
 TEST_LIB_O := $(BUILD)/tests/common.o $(BUILD)/tests/sandbox.o
 TEST_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -Icore -DCORE_SRC_PATH='"$(abspath $(CORE_SRC))"'
