@@ -3,6 +3,8 @@
 TEST_NAMES := errors arena alloc vec persist sync limits model failpoints edges
 # issue 9: the hardening contracts (.notes/hardening-contract.md)
 TEST_NAMES += header open strerror shrink
+# the outside review of the hardened core
+TEST_NAMES += review
 TEST_BINS := $(addprefix $(BUILD)/tests/test_,$(TEST_NAMES))
 TEST_LIB_O := $(BUILD)/tests/common.o $(BUILD)/tests/sandbox.o
 TEST_CFLAGS = $(CFLAGS) -D_GNU_SOURCE -Icore -DCORE_SRC_PATH='"$(abspath $(CORE_SRC))"'
