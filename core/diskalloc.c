@@ -55,6 +55,7 @@ struct da_arena {
     size_t used;  /* end of the last allocated block */
     size_t page;
     size_t slot_b; /* persistent: offset of the second header copy */
+    size_t hdr_cur; /* persistent: offset of the copy in force; the next goes to the other */
     int fd;
     int sticky;   /* first msync/fsync error; never cleared */
     int blocked;  /* nonzero refuses writes: the sticky error, or DA_EFORKED */
@@ -213,6 +214,16 @@ static void punch(da_arena *a, size_t from, size_t to)
                             to - from);
 }
 
+/* Give back blocks a refused growth allocated past the end of the file (a
+ * partial fallocate on a full disk, or one whose size could not be
+ * published).  ext4 ignores a hole punched past the end; a truncation to the
+ * same size releases them there, and the punch covers the rest. */
+static void drop_past_end(da_arena *a, size_t from, size_t to)
+{
+    if (sys_ftruncate(a->fd, a->size) != 0)
+        punch(a, from, to);
+}
+
 /* For file systems without fallocate: writing zeros allocates the blocks and
  * reports ENOSPC now, as fallocate would.  (On copy-on-write file systems no
  * method can promise that later stores find space.)  The descriptor is always
@@ -265,6 +276,8 @@ static int allocate_existing(int fd, size_t size, unsigned flags)
         if (data < 0 && errno != ENXIO) /* ENXIO: a hole up to the end */
             return sys_err();
         size_t end = data < 0 ? size : min_size((size_t)data, size);
+        if (!fsize_allows(end)) /* a write there would raise SIGXFSZ */
+            return EFBIG;
         e = write_zeros(fd, (size_t)hole, end);
         if (e != 0)
             return e;
@@ -293,13 +306,13 @@ static int set_size(da_arena *a, size_t new_size, size_t alloc_from)
         if (e == EOPNOTSUPP)
             return fill_zeros(a, from, new_size);
         if (e != 0) {
-            punch(a, from, new_size);
+            drop_past_end(a, from, new_size);
             return e;
         }
     }
     int e = sys_ftruncate(a->fd, new_size);
     if (e != 0) {
-        punch(a, from, new_size);
+        drop_past_end(a, from, new_size);
         return e;
     }
     a->size = new_size;
@@ -553,16 +566,16 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
         close(own); /* never locked: closing releases nothing of the caller's */
         return e;
     }
-    e = arena_new(out, own, (size_t)st.st_size, cfg);
+    e = stat_fd(own, &st); /* the size under the lock: the last holder may have changed it */
+    if (e == 0)
+        e = arena_new(out, own, (size_t)st.st_size, cfg);
     if (e != 0)
         release_fd(own);
     return e;
 }
 
-int da_arena_close(da_arena *a)
+static int arena_close(da_arena *a)
 {
-    if (!a)
-        return 0;
     /* a forked child's copy: the file, its size and its lock are the parent's */
     int forked = a->blocked == DA_EFORKED || a->pid != getpid();
     int e = forked ? 0 : a->sticky;
@@ -581,6 +594,13 @@ int da_arena_close(da_arena *a)
     atomic_fetch_sub(&da_live_bytes, a->reserved);
     free(a);
     return e;
+}
+
+int da_arena_close(da_arena *a)
+{
+    if (!a)
+        return 0;
+    return a->vec_owned ? DA_EINVAL : arena_close(a); /* da_vec_close closes it */
 }
 
 void *da_arena_base(const da_arena *a) { return a ? a->base : NULL; }
@@ -642,7 +662,14 @@ int da_arena_sync(da_arena *a)
 
 /* ---- the allocator --------------------------------------------------------- */
 
-static void *dangling(size_t align) { return (void *)(uintptr_t)align; }
+/* A zero-size block: non-NULL, aligned, and outside the arena (align itself
+ * may fall inside a large reservation; the first aligned address past the
+ * reservation cannot wrap: user addresses stay below 2^63). */
+static void *dangling(const da_arena *a, size_t align)
+{
+    uintptr_t b = (uintptr_t)a->base, e = b + a->reserved;
+    return (void *)(align < b || align >= e ? align : round_up(e, align));
+}
 
 /* The block at *p of `size` bytes lies inside this arena's allocated part. */
 static int owns(const da_arena *a, const void *p, size_t size)
@@ -667,7 +694,7 @@ static int alloc_block(da_arena *a, size_t size, size_t align, int zero, void **
     if (e != 0)
         return e;
     if (size == 0) {
-        *out = dangling(align);
+        *out = dangling(a, align);
         return 0;
     }
     /* user addresses stay below 2^63 and align is at most 2^63, so the
@@ -800,7 +827,7 @@ static int shrink_block(da_arena *a, void **p, size_t old_size, size_t new_size,
         a->used = end;
     }
     if (new_size == 0)
-        *p = dangling(align);
+        *p = dangling(a, align);
     return 0;
 }
 
@@ -961,6 +988,8 @@ int da_vec_pop(da_vec *v, void *out)
     return 0;
 }
 
+/* Only the length in memory changes: nothing in the file, so a poisoned or
+ * inherited vector may be truncated too. */
 void da_vec_truncate(da_vec *v, size_t len)
 {
     if (v && len < v->len)
@@ -1031,7 +1060,7 @@ static int header_commit(da_vec *v, unsigned version)
     h.data_off = v->head_;
     h.seq = v->seq_ + 1;
     h.sum = header_sum(&h);
-    size_t at = h.seq & 1 ? a->slot_b : 0;
+    size_t at = a->hdr_cur == 0 ? a->slot_b : 0; /* never over the copy in force */
     unsigned char *slot = a->base + at;
     da_header old;
     memcpy(&old, slot, sizeof old);
@@ -1044,6 +1073,7 @@ static int header_commit(da_vec *v, unsigned version)
         memcpy(slot, &old, sizeof old);
         return e;
     }
+    a->hdr_cur = at;
     v->seq_ = h.seq;
     v->synced_len_ = v->len;
     return 0;
@@ -1054,6 +1084,22 @@ static int all_zero(const unsigned char *p, size_t n)
     while (n && *p == 0)
         p++, n--;
     return n == 0;
+}
+
+/* The first DA_HDR_DATA_V2 bytes of the file (fewer when it is shorter). */
+static int read_head(int fd, unsigned char buf[DA_HDR_DATA_V2], size_t *got)
+{
+    *got = 0;
+    while (*got < DA_HDR_DATA_V2) {
+        ssize_t r = pread(fd, buf + *got, DA_HDR_DATA_V2 - *got, (off_t)*got);
+        if (r > 0)
+            *got += (size_t)r;
+        else if (r == 0)
+            return 0;
+        else if (errno != EINTR)
+            return sys_err();
+    }
+    return 0;
 }
 
 /* The copies in force: copy A at 0 names the format, and with it where copy
@@ -1095,15 +1141,16 @@ static int vec_load(da_vec *v, size_t elem_size, int *fresh)
         size_t head = max_size(DA_HDR_DATA_V2, a->page);
         if (a->size > head || !all_zero(a->base, a->size))
             return DA_EBADFILE;
+        *fresh = 1;
         int e = set_size(a, head, 0);
         v->head_ = head;
-        a->slot_b = DA_HDR_SLOT_V2;
-        *fresh = 1;
+        a->slot_b = a->hdr_cur = DA_HDR_SLOT_V2; /* the first header goes to copy A */
         return e ? e : header_commit(v, DA_HDR_VERSION);
     }
     if (h->elem_size != elem_size)
         return DA_EBADFILE;
     a->slot_b = slot_b;
+    a->hdr_cur = h == &ha ? 0 : slot_b;
     v->head_ = (size_t)h->data_off;
     v->len = v->synced_len_ = (size_t)h->len;
     v->seq_ = h->seq;
@@ -1203,6 +1250,42 @@ static void unlink_created(const char *path, const struct stat *st)
         (void)unlink(path);
 }
 
+/* Before anything is allocated or mapped: the file holds a header in force
+ * for this element size, or is empty or all zeros (a creation cut short; the
+ * mapping is checked again in full by vec_load).  A wrong file is refused
+ * untouched, its holes unfilled. */
+static int vec_precheck(int fd, size_t size, size_t elem_size, size_t page)
+{
+    unsigned char buf[DA_HDR_DATA_V2];
+    size_t got = 0;
+    int e = read_head(fd, buf, &got);
+    if (e != 0)
+        return e;
+    da_head f = {buf, got < sizeof buf ? got : size};
+    da_header ha, hb;
+    size_t slot_b;
+    int ok_a, ok_b;
+    const da_header *h = header_pick(&f, &ha, &hb, &slot_b, &ok_a, &ok_b);
+    if (h)
+        return h->elem_size == elem_size ? 0 : DA_EBADFILE;
+    return size <= max_size(DA_HDR_DATA_V2, page) && all_zero(buf, got) ? 0 : DA_EBADFILE;
+}
+
+/* Undo what a failed open made: a file it created is removed (and the
+ * removal synced, best effort: the header sync may have made the entry
+ * durable); an existing empty or all-zero file it began to initialise is put
+ * back to its size, all zeros. */
+static void undo_open(const char *path, int fd, const struct stat *st, int created, int fresh)
+{
+    if (created) {
+        unlink_created(path, st);
+        (void)sync_parent(path);
+    } else if (fresh) {
+        if (sys_ftruncate(fd, 0) == 0 && sys_ftruncate(fd, (size_t)st->st_size) == 0)
+            (void)sys_fsync(fd);
+    }
+}
+
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
 {
     if (!v)
@@ -1211,8 +1294,10 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (!path || elem_size == 0)
         return DA_EINVAL;
     da_failed_reserve = 0;
-    size_t reserved;
-    int e = config_check(cfg, page_size(), &reserved);
+    size_t reserved, page = page_size();
+    int e = config_check(cfg, page, &reserved);
+    if (e == 0 && reserved < max_size(DA_HDR_DATA_V2, page))
+        e = DA_ECAPACITY; /* not even room for the headers */
     if (e != 0)
         return e;
     int fd = -1, created = 0;
@@ -1232,11 +1317,16 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
         close(fd); /* never locked */
         return e;
     }
+    /* the size under the lock: the last holder may have grown or shrunk it */
+    e = stat_fd(fd, &st);
+    if (e == 0)
+        e = vec_precheck(fd, (size_t)st.st_size, elem_size, page);
     da_arena *a = NULL;
-    e = arena_new(&a, fd, (size_t)st.st_size, cfg);
+    if (e == 0)
+        e = arena_new(&a, fd, (size_t)st.st_size, cfg);
     if (e != 0) {
         if (created) /* before the lock goes */
-            unlink_created(path, &st);
+            undo_open(path, fd, &st, created, 0);
         release_fd(fd);
         return e;
     }
@@ -1247,9 +1337,8 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (e == 0 && fresh)
         e = sync_parent(path);
     if (e != 0) {
-        if (created) /* before the lock goes with the arena */
-            unlink_created(path, &st);
-        (void)da_arena_close(a); /* the error that matters is e */
+        undo_open(path, fd, &st, created, fresh); /* before the lock goes with the arena */
+        (void)arena_close(a); /* the error that matters is e */
         memset(v, 0, sizeof *v);
         return e;
     }
@@ -1295,7 +1384,7 @@ int da_vec_close(da_vec *v)
     int forked = v->arena_->blocked == DA_EFORKED;
     int e = v->persistent_ && !forked ? da_vec_sync(v) : 0;
     if (v->own_arena_) {
-        int c = da_arena_close(v->arena_);
+        int c = arena_close(v->arena_);
         e = e ? e : c;
     } else {
         free_block(v->arena_, v->data, v->bytes_);
@@ -1330,15 +1419,7 @@ int da_vec_inspect(const char *path, da_file_info *out)
         return e;
     unsigned char buf[DA_HDR_DATA_V2];
     size_t got = 0;
-    while (e == 0 && got < sizeof buf) {
-        ssize_t r = pread(fd, buf + got, sizeof buf - got, (off_t)got);
-        if (r > 0)
-            got += (size_t)r;
-        else if (r == 0)
-            break;
-        else if (errno != EINTR)
-            e = errno;
-    }
+    e = read_head(fd, buf, &got);
     close(fd);
     if (e != 0)
         return e;
@@ -1377,9 +1458,10 @@ static const char *own_error(int err)
                "the alignment, does not fit in size_t; nothing changed. Request less.";
     case DA_EBADFILE:
         return "not a diskalloc vector file, or one of another element size or format version "
-               "(DA_EBADFILE): the header is missing, corrupt or does not match, or the data is "
-               "shorter than its length. Open it with the element size it was made with, or "
-               "use another path.";
+               "(DA_EBADFILE): the headers are missing, corrupt or do not match, the data is "
+               "shorter than its length, or the path is not a regular file (a directory, FIFO, "
+               "device, terminal or socket, never opened); nothing changed. Open it with the "
+               "element size it was made with, or use another path.";
     case DA_EPOISONED:
         return "an earlier I/O error makes the data untrustworthy (DA_EPOISONED): a sync "
                "failed, so writes are refused (da_arena_error() gives the first error). Close "
@@ -1459,8 +1541,9 @@ static const char *system_error(int err)
                "writable directory (da_config.dir, $TMPDIR).";
     case ENOENT:
     case ENOTDIR:
-        return "no such file or directory (ENOENT/ENOTDIR): the temp-file directory or a "
-               "parent of the vector's path does not exist. Create it or choose another.";
+        return "no such file or directory (ENOENT/ENOTDIR): the temp-file directory, a "
+               "parent of the vector's path, or (da_vec_inspect) the file itself does not exist; "
+               "da_arena_open_fd also needs /proc mounted. Create it or choose another.";
     case ELOOP:
         return "the path is a symbolic link (ELOOP): refused, so that a link cannot redirect "
                "the vector to another file. Open the link's target itself.";

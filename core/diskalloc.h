@@ -24,7 +24,8 @@
  * Every call that would change the file, its lock or a vector returns
  * DA_EFORKED there and changes nothing (da_free does nothing); reading through
  * data, da_vec_at and the accessors works, on pages shared with the parent
- * (stores made there through data reach the parent's file).  Closing a copy
+ * (stores made there through data reach the parent's file; an element the
+ * parent has since cut from its file is SIGBUS to read, as for any mapping).  Closing a copy
  * in the child releases the child's mapping and descriptor only: the parent
  * keeps its lock, its file size and its data.  Descriptors are O_CLOEXEC.
  */
@@ -97,6 +98,10 @@ int da_arena_open(da_arena **out, const da_config *cfg);
  * disk.  The arena's description is locked (flock LOCK_EX|LOCK_NB) while the
  * arena is open: a lock the caller holds on the file, through fd or any other
  * descriptor, conflicts, and a failed call never touches the caller's lock.
+ * POSIX record locks (fcntl F_SETLK) are another matter: they do not conflict
+ * with flock, and POSIX drops all of a process's record locks on a file when
+ * any of its descriptors of that file is closed, the library's included: use
+ * flock or open file description locks (F_OFD_SETLK) on files you share.
  * @return 0; DA_EINVAL (fd not open O_RDWR, an O_PATH descriptor, not a
  *   regular file, a closed fd, bad config); DA_ECAPACITY (file larger than
  *   the reserve); EWOULDBLOCK (another handle holds the file, including the
@@ -109,8 +114,9 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
 /** Unmap, close the file and free the arena.  Does not sync: call
  * da_arena_sync first if the bytes must be durable.  NULL is a no-op.
  * In a forked child: releases the child's copy only, returns 0.
- * @return 0, the sticky I/O error if one happened, or munmap's errno. The
- *   arena is gone either way. */
+ * @return 0, the sticky I/O error if one happened, or munmap's errno: the
+ *   arena is gone either way; DA_EINVAL, and nothing done, for the arena of a
+ *   vector (da_vec_close closes it). */
 int da_arena_close(da_arena *a);
 
 void  *da_arena_base(const da_arena *a);     /**< start of the reservation; never moves */
@@ -193,8 +199,13 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  * element size, length, data offset, sequence, checksum) in two copies in
  * separate 4 KiB blocks, written alternately, and page-aligned data; every
  * field is checked, and when the newer copy is damaged the older one is used.
- * Holes in the file (a sparse copy) are allocated at open, so that stores into
- * capacity cannot meet a full disk.  A new file's first header and its
+ * A file that is empty or all zeros (up to 8 KiB, or a page where pages are
+ * larger) is one whose creation was cut short: it becomes an empty vector.  A
+ * file that holds no header for elem_size is refused before anything else is
+ * done to it.  Holes in the file (a sparse copy) are allocated at open, so
+ * that stores into capacity cannot meet a full disk.  A persistent vector
+ * needs a reserve of at least 8 KiB (its two header blocks).  A new file's
+ * directory must be readable (its entry is synced through it).  A new file's first header and its
  * directory entry are made durable before the open returns; a failed open
  * removes a file it created (unless it fails with EWOULDBLOCK: another handle
  * opened and locked the new file meanwhile, and it is theirs).  Only one handle at a time may hold a file open:
@@ -202,8 +213,10 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  * @return 0; DA_EBADFILE (not a diskalloc vector file, other element size or
  *   version, damaged headers, data shorter than its length, or not a regular
  *   file); EWOULDBLOCK; DA_EINVAL; DA_ECAPACITY (file larger than the
- *   reserve); ELOOP; ENOSPC/EDQUOT (holes that do not fit); errno of
- *   open/flock/fstat/mmap/fallocate/ftruncate/pwrite/msync/fsync. */
+ *   reserve, or a reserve below 8 KiB); ELOOP; ENOSPC/EDQUOT (holes that do
+ *   not fit); EFBIG (holes past ulimit -f on a file system without
+ *   fallocate); errno of open/flock/fstat/pread/mmap/fallocate/ftruncate/
+ *   pwrite/msync/fsync. */
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg);
 /** Release the vector.  A persistent vector is synced first and its
  * error returned.  An own arena is closed; in a shared arena the block is
@@ -225,7 +238,9 @@ int da_vec_extend(da_vec *v, const void *elems, size_t n);
 /** Remove the last element, copying it to out unless out is NULL.
  * @return 0; DA_EEMPTY when empty; DA_EPOISONED. */
 int da_vec_pop(da_vec *v, void *out);
-/** Drop elements from len on; no-op if len >= v->len.  Keeps capacity. */
+/** Drop elements from len on; no-op if len >= v->len.  Keeps capacity.
+ * Only the length in memory changes (never the file), so it works on a
+ * poisoned vector and on a forked child's copy too. */
 void da_vec_truncate(da_vec *v, size_t len);
 /** Give file space beyond the length back.  In an own arena the file shrinks
  * to the length rounded up to a page; a persistent vector keeps room for the
@@ -239,8 +254,10 @@ int da_vec_shrink_to_fit(da_vec *v);
  * data msync, header write, msync, fsync).  A process killed or a machine
  * that loses power at any moment reopens with the length and appended bytes
  * of its last successful sync, or, when it stopped inside a sync, with that
- * sync's.  Temp vectors: da_arena_sync.  Errors are sticky, as for
- * da_arena_sync. */
+ * sync's.  A sync that fails while its header is written (the data was made
+ * durable before) may likewise leave that sync's length durable: the kernel
+ * can write the header page back whatever the call returns.  Temp vectors:
+ * da_arena_sync.  Errors are sticky, as for da_arena_sync. */
 int da_vec_sync(da_vec *v);
 /** Address of element i, or NULL when i >= len. */
 void *da_vec_at(const da_vec *v, size_t i);
@@ -267,9 +284,12 @@ typedef struct da_file_info {
 /** Read a persistent vector file's headers without opening it as a vector:
  * no lock is taken, nothing is written or mapped, a path that is not a
  * regular file is never opened (as for da_vec_open).  For tools and checks:
- * a file da_vec_open would accept (with its elem_size) has in_force >= 0.
+ * a file holding a vector da_vec_open would accept (with its elem_size) has
+ * in_force >= 0; an empty or short all-zero file, which da_vec_open would
+ * initialise, has in_force -1.
  * @return 0 (also when no copy is valid: in_force is then -1); DA_EINVAL
- *   (NULL); DA_EBADFILE (not a regular file); ELOOP; errno of open/fstat/pread. */
+ *   (NULL); DA_EBADFILE (not a regular file); ELOOP; ENOENT (no such file);
+ *   errno of open/fstat/pread. */
 int da_vec_inspect(const char *path, da_file_info *out);
 
 /** Push with a store's cost when capacity is spare; falls back to
