@@ -26,7 +26,7 @@ echo "fuzz: $name: seed = $seed, $secs s, log $log (replay the run: make fuzz FU
     "$work/corpus" "$seeds" > "$log" 2>&1
 rc=$?
 
-grep -E '^#[0-9]+ +(INITED|DONE)' "$log" | sed "s/^/fuzz: $name: /"
+grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | sed "s/^/fuzz: $name: /"
 grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "$log" | sed "s/^/fuzz: $name: /"
 new=$(ls -t "$work/artifacts" | head -n $(( $(ls "$work/artifacts" | wc -l) - before )))
 if [ "$rc" -ne 0 ] || [ -n "$new" ]; then
@@ -34,7 +34,11 @@ if [ "$rc" -ne 0 ] || [ -n "$new" ]; then
     grep -E 'VIOLATION|ERROR: (AddressSanitizer|libFuzzer|UndefinedBehaviorSanitizer)|runtime error|SUMMARY' "$log" |
         sort | uniq -c | sed 's/^/    /'
     for f in $new; do
-        echo "fuzz: $name: replay: $bin $work/artifacts/$f"
+        same=""
+        for s in "$seeds"/*; do
+            if cmp -s "$s" "$work/artifacts/$f"; then same=" (the committed seed $s)"; break; fi
+        done
+        echo "fuzz: $name: replay: $bin $work/artifacts/$f$same"
     done
     echo "fuzz: $name: keep a real defect's input as a seed: cp <file> fuzz/corpus/$name/regress-<what>"
     exit 1

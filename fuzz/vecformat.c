@@ -149,10 +149,11 @@ void vf_expect_open(const unsigned char *file, size_t size, uint64_t elem_size, 
             add(e, VF_BADFILE, 0, 0);
             return;
         }
-        /* a creation cut short: v1 files start with 4096 zero bytes, v2 with
-         * 8192; C11 does not bound a longer all-zero file */
+        /* a creation cut short leaves 0 or 4096 zero bytes (v1) or 8192 (v2):
+         * those must start afresh; C11 says "all zeros" without a size, so
+         * other sizes may also be refused */
         add(e, VF_FRESH, 0, 0);
-        if (size > VF_MIN_DATA_V2)
+        if (size > VF_MIN_DATA_V1 && size != VF_MIN_DATA_V2)
             add(e, VF_BADFILE, 0, 0);
         return;
     }
