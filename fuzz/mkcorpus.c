@@ -117,9 +117,13 @@ static void hand_built(uint32_t v)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t es = sizes[i];
         layout l = make(v, es, 50, 6, 5);
+        snprintf(n, sizeof n, "v%u-e%zu-a-newest-tear", v, es);
+        emit(n, ctl_of(es) | 0x40, l.b, l.size);
         snprintf(n, sizeof n, "v%u-e%zu-a-newest", v, es);
         out(n, &l, ctl_of(es));
         l = make(v, es, 50, 6, 7);
+        snprintf(n, sizeof n, "v%u-e%zu-b-newest-tear", v, es);
+        emit(n, ctl_of(es) | 0x40, l.b, l.size);
         snprintf(n, sizeof n, "v%u-e%zu-b-newest", v, es);
         out(n, &l, ctl_of(es));
     }
@@ -176,6 +180,12 @@ static void hand_built(uint32_t v)
     SEED("fixup-sums", l.b[l.slot_a + VF_SUM_OFF] ^= 0xff; l.b[l.slot_b + VF_SUM_OFF] ^= 0xff;
          c8 |= v == 1 ? 0x18 : 0x28);
     c8 = ctl_of(8);
+    /* the copy in force (A) has an odd seq: a sync that picks its slot by
+     * parity overwrites it, and a torn write then loses both syncs */
+    SEED("tear-odd-seq-in-a", c8 |= 0x40);
+    SEED("tear-seqmax-b", patch64(&l, l.slot_b, VF_OFF_SEQ, UINT64_MAX);
+         patch64(&l, l.slot_a, VF_OFF_SEQ, UINT64_MAX - 1));
+    c8 = ctl_of(8);
     SEED("elem4-file-elem8", c8 = ctl_of(4));
     c8 = ctl_of(8);
     /* this layout's copy B where the other version puts it */
@@ -220,7 +230,8 @@ static void headerless(void)
 
 /* ---- files the core writes ---------------------------------------------------- */
 
-static void core_file(const char *dir, size_t es, size_t n, int syncs, const char *name)
+static void core_file(const char *dir, size_t es, size_t n, int syncs, unsigned ctl_bits,
+                      const char *name)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s/f", dir);
@@ -252,7 +263,7 @@ static void core_file(const char *dir, size_t es, size_t n, int syncs, const cha
         die(p);
     close(fd);
     unlink(p);
-    emit(name, ctl_of(es), b, (size_t)size);
+    emit(name, ctl_of(es) | ctl_bits, b, (size_t)size);
     free(b);
 }
 
@@ -267,12 +278,13 @@ static void core_written(void)
         size_t es = elem_sizes[i], count = 3 + 17 * i;
         /* close syncs once more: 1 or 2 syncs put the last header in either slot */
         snprintf(n, sizeof n, "core-e%zu-n%zu-s1", es, count);
-        core_file(dir, es, count, 1, n);
+        core_file(dir, es, count, 1, 0, n);
         snprintf(n, sizeof n, "core-e%zu-n%zu-s2", es, count);
-        core_file(dir, es, count, 2, n);
+        core_file(dir, es, count, 2, 0, n);
     }
-    core_file(dir, 8, 0, 0, "core-e8-empty");
-    core_file(dir, 1, 5000, 1, "core-e1-n5000-s1");
+    core_file(dir, 8, 0, 0, 0, "core-e8-empty");
+    core_file(dir, 8, 9, 1, 0x40, "core-e8-n9-tear");
+    core_file(dir, 1, 5000, 1, 0, "core-e1-n5000-s1");
     rmdir(dir);
 }
 

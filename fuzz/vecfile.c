@@ -12,6 +12,7 @@
  *   bit 3/4/5 recompute the checksum of the copy at 0 / 512 / 4096 before
  *             writing, so that mutated header fields reach the field checks
  *             instead of all failing the checksum.
+ *   bit 6     also tear each sync's header write (check_torn).
  * Anything else than 0 or a documented error is a finding: abort(). */
 #define _GNU_SOURCE
 #include "diskalloc.h"
@@ -182,27 +183,62 @@ static int growth_error(int e)
     return e == ENOSPC || e == EDQUOT || e == EFBIG || e == DA_ECAPACITY;
 }
 
-/* Open p, which must hold the keep elements of orig and the elements pushed
- * in rounds 0..r; the vector stays open. */
+/* Open p, which must hold the keep elements of orig and then `pushed`
+ * elements of rounds 0, 1, ...; the vector stays open. */
 static void expect_reopen(da_vec *v, const char *p, size_t es, const unsigned char *orig,
-                          size_t keep, int r, const char *what)
+                          size_t keep, int pushed, const char *what)
 {
     unsigned char want[64];
     int e = da_vec_open(v, p, es, &cfg);
     if (e != 0)
         violation("%s: da_vec_open returned %d (%s)", what, e, da_strerror(e));
-    if (v->len != keep + (size_t)r + 1)
+    if (v->len != keep + (size_t)pushed)
         violation("%s shows len %zu, the last sync made len %zu durable", what, v->len,
-                  keep + (size_t)r + 1);
+                  keep + (size_t)pushed);
     check_shape(v, es, what);
     if (keep && memcmp(v->data, orig, keep * es) != 0)
         violation("%s: the file's first %zu elements changed", what, keep);
-    for (int k = 0; k <= r; k++) {
+    for (int k = 0; k < pushed; k++) {
         pattern(want, es, k);
         if (memcmp(da_vec_at(v, keep + (size_t)k), want, es) != 0)
             violation("%s: pushed element %zu (round %d) is not intact", what,
                       keep + (size_t)k, k);
     }
+}
+
+/* Control bit 6: the sync's header write is torn (a power loss takes the
+ * sector): the copy it wrote is zeroed, and the file must reopen with the
+ * length durable before that sync.  This holds only if a sync writes one
+ * copy, and not the one in force ("written in two alternating copies"). */
+static void check_torn(const unsigned char *before, size_t nb, const unsigned char *after,
+                       size_t na, size_t es, const unsigned char *orig, size_t keep, int r)
+{
+    static const size_t slots[] = {VF_SLOT_A, VF_SLOT_B_V1, VF_SLOT_B_V2};
+    size_t written = 0;
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        vf_header h;
+        vf_get(after, na, slots[i], &h);
+        if (vf_valid(&h, slots[i], na) &&
+            (slots[i] + VF_HDR_BYTES > nb ||
+             memcmp(before + slots[i], after + slots[i], VF_HDR_BYTES) != 0))
+            written = slots[i], n++;
+    }
+    if (n != 1)
+        violation("a sync wrote %d valid header copies (one expected)", n);
+    unsigned char *torn = malloc(na);
+    if (!torn)
+        abort();
+    memcpy(torn, after, na);
+    memset(torn + written, 0, VF_HDR_BYTES);
+    write_file(kill_path, torn, na);
+    free(torn);
+    da_vec w;
+    expect_reopen(&w, kill_path, es, orig, keep, r, "the file whose last header write was torn");
+    int e = da_vec_close(&w);
+    if (e != 0)
+        violation("da_vec_close of the torn file returned %d (%s)", e, da_strerror(e));
+    unlink(kill_path);
 }
 
 /* After the vector held keep elements equal to orig: push, sync, then both
@@ -211,13 +247,17 @@ static void expect_reopen(da_vec *v, const char *p, size_t es, const unsigned ch
  * after close must reopen with that sync's length, and an open with another
  * element size must be refused without a change. ROUNDS times, so that
  * both header copies get written. */
-static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, size_t keep)
+static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, size_t keep,
+                             int tear)
 {
     unsigned char elem[64];
     for (int r = 0; r < ROUNDS; r++) {
+        size_t nb;
+        unsigned char *before = read_file(path, &nb);
         pattern(elem, es, r);
         int e = da_vec_push(v, elem);
         if (e != 0) {
+            free(before);
             if (!growth_error(e))
                 violation("da_vec_push returned %d (%s)", e, da_strerror(e));
             if (v->len != keep + (size_t)r)
@@ -225,10 +265,13 @@ static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, si
             da_vec_close(v);
             return;
         }
-        if (v->len != keep + (size_t)r + 1 || memcmp(da_vec_at(v, v->len - 1), elem, es) != 0)
+        if (v->len != keep + (size_t)r + 1 || memcmp(da_vec_at(v, v->len - 1), elem, es) != 0) {
+            free(before);
             violation("push: len %zu or the pushed element wrong", v->len);
+        }
         e = da_vec_sync(v);
         if (e != 0) {
+            free(before);
             if (e != ENOSPC && e != EDQUOT)
                 violation("da_vec_sync returned %d (%s)", e, da_strerror(e));
             da_vec_close(v);
@@ -236,6 +279,9 @@ static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, si
         }
         size_t n;
         unsigned char *killed = read_file(path, &n);
+        if (tear)
+            check_torn(before, nb, killed, n, es, orig, keep, r);
+        free(before);
         e = da_vec_close(v);
         if (e != 0)
             violation("da_vec_close after a sync returned %d (%s)", e, da_strerror(e));
@@ -243,7 +289,7 @@ static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, si
         write_file(kill_path, killed, n);
         free(killed);
         da_vec w;
-        expect_reopen(&w, kill_path, es, orig, keep, r, "the file killed after a sync");
+        expect_reopen(&w, kill_path, es, orig, keep, r + 1, "the file killed after a sync");
         if ((e = da_vec_close(&w)) != 0)
             violation("da_vec_close of the killed file returned %d (%s)", e, da_strerror(e));
         unlink(kill_path);
@@ -256,7 +302,7 @@ static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, si
         check_unchanged(path, closed, n, "an open with another elem_size");
         free(closed);
 
-        expect_reopen(v, path, es, orig, keep, r, "the file reopened after close");
+        expect_reopen(v, path, es, orig, keep, r + 1, "the file reopened after close");
     }
     int e = da_vec_close(v);
     if (e != 0)
@@ -304,7 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
     if (!o)
         violation("da_vec_open gave len %zu (or other bytes), the contract says %s", v.len, want);
     check_shape(&v, es, "open");
-    push_sync_reopen(&v, es, o->kind == VF_OPEN ? file + o->data_off : NULL, v.len);
+    push_sync_reopen(&v, es, o->kind == VF_OPEN ? file + o->data_off : NULL, v.len, ctl & 0x40);
     free(file);
     return 0;
 }
