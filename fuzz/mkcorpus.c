@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const size_t elem_sizes[8] = {1, 4, 8, 16, 24, 3, 12, 40};
 static const char *outdir;
 static int written;
 
@@ -30,7 +29,7 @@ static void die(const char *what)
 static unsigned ctl_of(size_t es)
 {
     for (unsigned i = 0; i < 8; i++)
-        if (elem_sizes[i] == es)
+        if (vf_ctl_elem_sizes[i] == es)
             return i;
     fprintf(stderr, "mkcorpus: no control value for elem_size %zu\n", es);
     exit(1);
@@ -118,12 +117,12 @@ static void hand_built(uint32_t v)
         size_t es = sizes[i];
         layout l = make(v, es, 50, 6, 5);
         snprintf(n, sizeof n, "v%u-e%zu-a-newest-tear", v, es);
-        emit(n, ctl_of(es) | 0x40, l.b, l.size);
+        emit(n, ctl_of(es) | VF_CTL_TEAR, l.b, l.size);
         snprintf(n, sizeof n, "v%u-e%zu-a-newest", v, es);
         out(n, &l, ctl_of(es));
         l = make(v, es, 50, 6, 7);
         snprintf(n, sizeof n, "v%u-e%zu-b-newest-tear", v, es);
-        emit(n, ctl_of(es) | 0x40, l.b, l.size);
+        emit(n, ctl_of(es) | VF_CTL_TEAR, l.b, l.size);
         snprintf(n, sizeof n, "v%u-e%zu-b-newest", v, es);
         out(n, &l, ctl_of(es));
     }
@@ -178,11 +177,11 @@ static void hand_built(uint32_t v)
     SEED("copy-b-only", memset(l.b + l.slot_a, 0, VF_HDR_BYTES));
     /* the checksums are recomputed by the target (control bits 3-5) */
     SEED("fixup-sums", l.b[l.slot_a + VF_SUM_OFF] ^= 0xff; l.b[l.slot_b + VF_SUM_OFF] ^= 0xff;
-         c8 |= v == 1 ? 0x18 : 0x28);
+         c8 |= VF_CTL_FIX_A | (v == 1 ? VF_CTL_FIX_B1 : VF_CTL_FIX_B2));
     c8 = ctl_of(8);
     /* the copy in force (A) has an odd seq: a sync that picks its slot by
      * parity overwrites it, and a torn write then loses both syncs */
-    SEED("tear-odd-seq-in-a", c8 |= 0x40);
+    SEED("tear-odd-seq-in-a", c8 |= VF_CTL_TEAR);
     SEED("tear-seqmax-b", patch64(&l, l.slot_b, VF_OFF_SEQ, UINT64_MAX);
          patch64(&l, l.slot_a, VF_OFF_SEQ, UINT64_MAX - 1));
     c8 = ctl_of(8);
@@ -275,7 +274,7 @@ static void core_written(void)
     if (!mkdtemp(dir))
         die("mkdtemp");
     for (unsigned i = 0; i < 8; i++) {
-        size_t es = elem_sizes[i], count = 3 + 17 * i;
+        size_t es = vf_ctl_elem_sizes[i], count = 3 + 17 * i;
         /* close syncs once more: 1 or 2 syncs put the last header in either slot */
         snprintf(n, sizeof n, "core-e%zu-n%zu-s1", es, count);
         core_file(dir, es, count, 1, 0, n);
@@ -283,7 +282,7 @@ static void core_written(void)
         core_file(dir, es, count, 2, 0, n);
     }
     core_file(dir, 8, 0, 0, 0, "core-e8-empty");
-    core_file(dir, 8, 9, 1, 0x40, "core-e8-n9-tear");
+    core_file(dir, 8, 9, 1, VF_CTL_TEAR, "core-e8-n9-tear");
     core_file(dir, 1, 5000, 1, 0, "core-e1-n5000-s1");
     rmdir(dir);
 }

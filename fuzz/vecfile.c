@@ -28,7 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const size_t elem_sizes[8] = {1, 4, 8, 16, 24, 3, 12, 40};
 /* small, so ASan's shadow and many arenas fit; larger than any input */
 static const da_config cfg = {.reserve = (size_t)64 << 20, .dir = NULL, .flags = 0};
 enum { ROUNDS = 2 };
@@ -312,17 +311,17 @@ static void push_sync_reopen(da_vec *v, size_t es, const unsigned char *orig, si
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 {
     unsigned ctl = n ? in[0] : 0;
-    size_t es = elem_sizes[ctl & 7], size = n ? n - 1 : 0;
+    size_t es = vf_ctl_elem_sizes[ctl & VF_CTL_ELEM], size = n ? n - 1 : 0;
     unsigned char *file = malloc(size ? size : 1);
     if (!file)
         return 0;
     if (size)
         memcpy(file, in + 1, size);
-    if (ctl & 0x08)
+    if (ctl & VF_CTL_FIX_A)
         vf_fix_sum(file, size, VF_SLOT_A);
-    if (ctl & 0x10)
+    if (ctl & VF_CTL_FIX_B1)
         vf_fix_sum(file, size, VF_SLOT_B_V1);
-    if (ctl & 0x20)
+    if (ctl & VF_CTL_FIX_B2)
         vf_fix_sum(file, size, VF_SLOT_B_V2);
     cur_es = es, cur_size = size;
     write_file(path, file, size);
@@ -350,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
     if (!o)
         violation("da_vec_open gave len %zu (or other bytes), the contract says %s", v.len, want);
     check_shape(&v, es, "open");
-    push_sync_reopen(&v, es, o->kind == VF_OPEN ? file + o->data_off : NULL, v.len, ctl & 0x40);
+    push_sync_reopen(&v, es, o->kind == VF_OPEN ? file + o->data_off : NULL, v.len, ctl & VF_CTL_TEAR);
     free(file);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 const unsigned char vf_magic[8] = {'D', 'A', 'V', 'E', 'C', 0, 1, 0};
+const size_t vf_ctl_elem_sizes[8] = {1, 4, 8, 16, 24, 3, 12, 40};
 
 uint64_t vf_sum(const unsigned char *first48)
 {

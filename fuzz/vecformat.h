@@ -71,4 +71,13 @@ typedef struct vf_expect {
 
 void vf_expect_open(const unsigned char *file, size_t size, uint64_t elem_size, vf_expect *e);
 
+/* The fuzz input: a control byte, then the file.  The generator writes it,
+ * the target reads it. */
+extern const size_t vf_ctl_elem_sizes[8]; /* indexed by control & VF_CTL_ELEM */
+#define VF_CTL_ELEM 0x07u
+#define VF_CTL_FIX_A 0x08u  /* recompute the checksum of the copy at 0 */
+#define VF_CTL_FIX_B1 0x10u /* ... at 512 */
+#define VF_CTL_FIX_B2 0x20u /* ... at 4096 */
+#define VF_CTL_TEAR 0x40u   /* tear each sync's header write */
+
 #endif
