@@ -14,11 +14,12 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/
 export TMPDIR="${TMPDIR:-/tmp}"
 dict=""
 [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
-before=$(ls "$work/artifacts" | wc -l)
+start="$work/.started"
+: > "$start"
 
-echo "fuzz: $name: seed = $seed, $secs s, log $log (replay the run: make fuzz FUZZ_SEED=$seed FUZZ_SECONDS=$secs)"
+echo "fuzz: $name: seed = $seed, $secs s, log $log (same seed: make fuzz FUZZ_SEED=$seed FUZZ_SECONDS=$secs)"
 # -timeout: a hang is a finding; -rss/-malloc_limit: so is a huge allocation;
-# -max_len: the largest seeds are ~25 KiB, growth past that finds nothing new
+# -max_len: seeds are <= 12 KiB; 32 KiB holds a v2 file with several data pages
 # shellcheck disable=SC2086
 "$bin" -seed="$seed" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=256 -max_len=32768 -use_value_profile=1 -print_final_stats=1 \
@@ -28,7 +29,7 @@ rc=$?
 
 grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | sed "s/^/fuzz: $name: /"
 grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "$log" | sed "s/^/fuzz: $name: /"
-new=$(ls -t "$work/artifacts" | head -n $(( $(ls "$work/artifacts" | wc -l) - before )))
+new=$(find "$work/artifacts" -type f -newer "$start")
 if [ "$rc" -ne 0 ] || [ -n "$new" ]; then
     echo "fuzz: $name: FINDING (exit $rc); the target's report:"
     grep -E 'VIOLATION|ERROR: (AddressSanitizer|libFuzzer|UndefinedBehaviorSanitizer)|runtime error|SUMMARY' "$log" |
@@ -36,9 +37,9 @@ if [ "$rc" -ne 0 ] || [ -n "$new" ]; then
     for f in $new; do
         same=""
         for s in "$seeds"/*; do
-            if cmp -s "$s" "$work/artifacts/$f"; then same=" (the committed seed $s)"; break; fi
+            if cmp -s "$s" "$f"; then same=" (the committed seed $s)"; break; fi
         done
-        echo "fuzz: $name: replay: $bin $work/artifacts/$f$same"
+        echo "fuzz: $name: replay: $bin $f$same"
     done
     echo "fuzz: $name: keep a real defect's input as a seed: cp <file> fuzz/corpus/$name/regress-<what>"
     exit 1
