@@ -39,7 +39,10 @@ if [ "$rc" -ne 0 ] || [ -n "$new" ]; then
         for s in "$seeds"/*; do
             if cmp -s "$s" "$f"; then same=" (the committed seed $s)"; break; fi
         done
+        why=$("$bin" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 "$f" 2>&1 |
+            grep -m1 -E 'VIOLATION|ERROR: (AddressSanitizer|libFuzzer)|runtime error' | sed 's/^[^:]*: //')
         echo "fuzz: $name: replay: $bin $f$same"
+        echo "fuzz: $name:     ${why:-no report on replay}"
     done
     echo "fuzz: $name: keep a real defect's input as a seed: cp <file> fuzz/corpus/$name/regress-<what>"
     exit 1
