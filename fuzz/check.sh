@@ -6,7 +6,10 @@ set -u
 tap=$1 bin=$2 seeds=$3
 name=$(basename "$bin")
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; fi
-export TMPDIR="${TMPDIR:-/tmp}"
+# a target killed by a finding leaves its private dir: all of them go with this one
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX") || exit 1
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 # a failing seed's stack trace is for its replay: symbolizing each one triples the step's time
 export ASAN_OPTIONS="${ASAN_OPTIONS:-symbolize=0}"
 log=$(mktemp)

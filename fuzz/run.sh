@@ -9,9 +9,12 @@ name=$(basename "$bin")
 [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 mkdir -p "$work/corpus" "$work/artifacts"
 log="$work/fuzz.log"
-# the target's files live in a private dir under TMPDIR: tmpfs keeps fsync cheap
+# the target's files live under TMPDIR: tmpfs keeps each fsync cheap
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; fi
-export TMPDIR="${TMPDIR:-/tmp}"
+# a target killed by a finding leaves its private dir: all of them go with this one
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX") || exit 1
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 dict=""
 [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
 start="$work/.started"
