@@ -1,6 +1,7 @@
 /* Seed corpus of fuzz/vecfile.c: mkcorpus OUTDIR writes OUTDIR/<name>, each
  * one control byte (element size index; see vecfile.c) + a vector file:
- *   core-*   files the core itself writes (whatever version it writes today)
+ *   core-vN-*  files the core itself writes, N the version it wrote (kept
+ *            when a later core writes another version)
  *   v1-*, v2-*  both layouts of contract C11 built by hand, valid and with one
  *            crafted field (checksum recomputed unless the name says badsum)
  *   zeros-*, junk-*, trunc-*  files with no header at all
@@ -262,7 +263,13 @@ static void core_file(const char *dir, size_t es, size_t n, int syncs, unsigned 
         die(p);
     close(fd);
     unlink(p);
-    emit(name, ctl_of(es) | ctl_bits, b, (size_t)size);
+    /* named by the version the core wrote: after a format change the old
+     * core's files stay in the corpus as files users have */
+    vf_header h;
+    vf_get(b, (size_t)size, VF_SLOT_A, &h);
+    char full[160];
+    snprintf(full, sizeof full, "core-v%u-%s", (unsigned)h.version, name);
+    emit(full, ctl_of(es) | ctl_bits, b, (size_t)size);
     free(b);
 }
 
@@ -276,14 +283,14 @@ static void core_written(void)
     for (unsigned i = 0; i < 8; i++) {
         size_t es = vf_ctl_elem_sizes[i], count = 3 + 17 * i;
         /* close syncs once more: 1 or 2 syncs put the last header in either slot */
-        snprintf(n, sizeof n, "core-e%zu-n%zu-s1", es, count);
+        snprintf(n, sizeof n, "e%zu-n%zu-s1", es, count);
         core_file(dir, es, count, 1, 0, n);
-        snprintf(n, sizeof n, "core-e%zu-n%zu-s2", es, count);
+        snprintf(n, sizeof n, "e%zu-n%zu-s2", es, count);
         core_file(dir, es, count, 2, 0, n);
     }
-    core_file(dir, 8, 0, 0, 0, "core-e8-empty");
-    core_file(dir, 8, 9, 1, VF_CTL_TEAR, "core-e8-n9-tear");
-    core_file(dir, 1, 5000, 1, 0, "core-e1-n5000-s1");
+    core_file(dir, 8, 0, 0, 0, "e8-empty");
+    core_file(dir, 8, 9, 1, VF_CTL_TEAR, "e8-n9-tear");
+    core_file(dir, 1, 5000, 1, 0, "e1-n5000-s1");
     rmdir(dir);
 }
 
