@@ -32,6 +32,7 @@ step symbols    sh -c "$MAKE build/core/diskalloc.o && ci/symbols.sh build/core/
 step selftest   $MAKE stress-selftest
 step stress     $MAKE stress STRESS_SECONDS="${CI_STRESS_SECONDS:-20}"
 step coverage   $MAKE coverage
+step fuzz       $MAKE fuzz FUZZ_SECONDS=60
 
 printf '\n%-14s %-7s %6s  %s\n' step result time command
 printf '%s' "$results"
