@@ -96,9 +96,19 @@ t "check of a missing file: exit 1, and no file is created" '
     [ $st = 1 ] && [ ! -e none.davec ] && { "$tool" info none.davec; [ $? = 1 ]; } && [ ! -e none.davec ]'
 t "check of an all-zero file: exit 1, still all zeros (da_vec_open would write a header)" '
     head -c 8192 /dev/zero > zero.davec
-    "$tool" check zero.davec; st=$?
+    "$tool" check zero.davec > out; st=$?; cat out; grep -q "a creation cut short" out || exit 1
     [ $st = 1 ] && [ "$(tr -d "\0" < zero.davec | wc -c)" = 0 ] &&
     [ "$(stat -c %s zero.davec)" = 8192 ] && "$tool" info zero.davec | grep -q "copy A: .*empty"'
+t "check --missing-ok: no file, an empty file and zeros da_vec_open starts afresh are good; not more zeros" '
+    "$tool" check --missing-ok none.davec | grep -q "ok: no file" || exit 1; [ ! -e none.davec ] || exit 1
+    : > empty.davec; "$tool" check --missing-ok empty.davec | grep -q "ok: an empty file" || exit 1
+    "$tool" check empty.davec; [ $? = 1 ] || exit 1
+    "$tool" check --missing-ok zero.davec | grep -q "ok: 8192 zero bytes" || exit 1
+    [ "$(tr -d "\0" < zero.davec | wc -c)" = 0 ] && [ "$(stat -c %s zero.davec)" = 8192 ] || exit 1
+    head -c $((1 << 20)) /dev/zero > zeros.davec
+    "$tool" check --missing-ok zeros.davec > out; st=$?; cat out
+    [ $st = 1 ] && grep -q "no valid header copy" out || exit 1
+    "$tool" check --missing-ok three.davec --elem-size 3 && ! ls /dev/shm/diskalloc-check-* 2>/dev/null'
 t "damaged in-force copy: check still good, the older copy in force, info shows which" "$helpers"'
     cp counts.davec one.davec
     off=$(json one.davec "[c[\"offset\"] for c in i[\"copies\"] if c[\"in_force\"]][0]")
