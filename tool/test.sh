@@ -170,6 +170,20 @@ t "a file another process holds: info says locked; allocate refuses (exit 3, EWO
     [ "$holes" = "$after" ] && [ "$holes" != 0 ] &&
     [ "$(json l.davec "i[\"locked\"]")" = False ]'
 
+# ---- the VERIFY of a fault campaign ------------------------------------------
+# CAMPAIGN_SHIM (the nthfail.so path; unset under sanitizers) enables it.
+if [ -n "${CAMPAIGN_SHIM:-}" ]; then
+    export CAMPAIGN_SHIM root
+    t "check --missing-ok as the campaign VERIFY of the persistent example: no data loss, no crash" '
+        "$root/faults/campaign" --shim "$CAMPAIGN_SHIM" --seed 6 --cap 4 --exhaustive 4 --timeout 10 \
+            --sites msync,fsync,ftruncate,fallocate,disk-full --fail-on crash,hang,data-loss \
+            --out "$PWD/campaign" --cmd "$persistent counts.davec" \
+            --verify "$tool check --missing-ok --elem-size 8 counts.davec" > campaign.log 2>&1 ||
+            { tail -20 campaign.log; exit 1; }'
+else
+    echo "ok - check --missing-ok as the campaign VERIFY # SKIP no CAMPAIGN_SHIM (a sanitizer build)"
+fi
+
 # ---- numpy -----------------------------------------------------------------
 # The README's one-liner, run as written (the line that calls np.memmap), with
 # the tool on PATH; python3 is whichever of python3, /usr/bin/python3 has numpy.

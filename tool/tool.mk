@@ -16,7 +16,7 @@ $(BUILD)/tool/mkvec: tool/mkvec.c $(CORE_O) $(CORE_HDR)
 CHECK_STEPS += check-tool
 .PHONY: check-tool
 ## check-tool: the diskalloc tool on real, sparse, locked and damaged files; numpy.memmap from info --json
-check-tool: $(TOOL_BIN) $(BUILD)/tool/mkvec $(BUILD)/examples/persistent
+check-tool: $(TOOL_BIN) $(BUILD)/tool/mkvec $(BUILD)/examples/persistent $(if $(SANITIZE),,$(CAMPAIGN_SHIM))
 	@mkdir -p $(BUILD)/tap
-	@tool/test.sh $(TOOL_BIN) $(BUILD)/tool/mkvec $(BUILD)/examples/persistent > $(BUILD)/tap/$@.tap; \
+	@$(if $(SANITIZE),,CAMPAIGN_SHIM=$(CAMPAIGN_SHIM)) tool/test.sh $(TOOL_BIN) $(BUILD)/tool/mkvec $(BUILD)/examples/persistent > $(BUILD)/tap/$@.tap; \
 	    st=$$?; grep -v '^ok' $(BUILD)/tap/$@.tap; exit $$st
