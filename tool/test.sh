@@ -99,12 +99,15 @@ t "check of an all-zero file: exit 1, still all zeros (da_vec_open would write a
     "$tool" check zero.davec > out; st=$?; cat out; grep -q "a creation cut short" out || exit 1
     [ $st = 1 ] && [ "$(tr -d "\0" < zero.davec | wc -c)" = 0 ] &&
     [ "$(stat -c %s zero.davec)" = 8192 ] && "$tool" info zero.davec | grep -q "copy A: .*empty"'
-t "check --missing-ok: no file, an empty file and zeros da_vec_open starts afresh are good; not more zeros" '
+t "check --missing-ok: no file, an empty file and zeros da_vec_open starts afresh are good; not text, not more zeros" '
     "$tool" check --missing-ok none.davec | grep -q "ok: no file" || exit 1; [ ! -e none.davec ] || exit 1
     : > empty.davec; "$tool" check --missing-ok empty.davec | grep -q "ok: an empty file" || exit 1
     "$tool" check empty.davec; [ $? = 1 ] || exit 1
     "$tool" check --missing-ok zero.davec | grep -q "ok: 8192 zero bytes" || exit 1
     [ "$(tr -d "\0" < zero.davec | wc -c)" = 0 ] && [ "$(stat -c %s zero.davec)" = 8192 ] || exit 1
+    printf "not a vector" > text.davec
+    "$tool" check --missing-ok text.davec > out; st=$?; cat out
+    [ $st = 1 ] && grep -q "no valid header copy" out || exit 1
     head -c $((1 << 20)) /dev/zero > zeros.davec
     "$tool" check --missing-ok zeros.davec > out; st=$?; cat out
     [ $st = 1 ] && grep -q "no valid header copy" out || exit 1
