@@ -173,6 +173,25 @@ t "a file another process holds: info says locked; allocate refuses (exit 3, EWO
     [ "$holes" = "$after" ] && [ "$holes" != 0 ] &&
     [ "$(json l.davec "i[\"locked\"]")" = False ]'
 
+# A full disk (a 1 MiB tmpfs in faults/sandbox.sh): allocate fails with ENOSPC,
+# exit 3, and the file keeps its size and bytes.
+export root
+"$root/faults/sandbox.sh" --size 1m -- true 2> /dev/null
+if [ $? = 77 ]; then
+    echo "ok - allocate on a full disk # SKIP no user or mount namespace for faults/sandbox.sh"
+else
+    { printf '%s\n' "$helpers"; cat << 'EOF'
+cd "$DA_SANDBOX" && "$mkvec" f.davec 8 100 && truncate -s +4M f.davec || exit 1
+before="$(sha f.davec) $(stat -c %s f.davec)"
+"$tool" allocate f.davec 2> err; st=$?; cat err
+[ $st = 3 ] && grep -q ENOSPC err && [ "$(sha f.davec) $(stat -c %s f.davec)" = "$before" ] &&
+"$tool" check f.davec
+EOF
+    } > full.sh
+    t "allocate on a full disk: ENOSPC, exit 3, size and bytes unchanged" '
+        "$root/faults/sandbox.sh" --size 1m -- sh full.sh'
+fi
+
 # ---- the VERIFY of a fault campaign ------------------------------------------
 # CAMPAIGN_SHIM (the nthfail.so path; unset under sanitizers) enables it.
 if [ -n "${CAMPAIGN_SHIM:-}" ]; then
