@@ -4,9 +4,9 @@
 # ldconfig has seen the shared library.
 ALL_TARGETS += $(TOOL_BIN)
 
-$(TOOL_BIN): tool/diskalloc.c $(CORE_O) $(CORE_HDR)
+$(TOOL_BIN): tool/diskalloc.c tool/file.c tool/file.h $(CORE_O) $(CORE_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icore $< $(CORE_O) -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) -Icore tool/diskalloc.c tool/file.c $(CORE_O) -o $@ $(LDFLAGS)
 
 # A test helper: persistent vector files of any element size and length.
 $(BUILD)/tool/mkvec: tool/mkvec.c $(CORE_O) $(CORE_HDR)
