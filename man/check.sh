@@ -46,6 +46,16 @@ report "diskalloc(3) names nothing the header lacks" "${extra#?}"
 report "diskalloc(3)'s prototypes are the header's, word for word" \
     "$(python3 man/prototypes.py core/diskalloc.h $page3 2>&1)"
 
+# The EXAMPLES program compiles against the header (-fsyntax-only: no link).
+ex=$(mktemp --suffix=.c)
+awk '/^\.Sh EXAMPLES/ { on = 1 } on && /^\.Bd -literal/ { lit = 1; next }
+     lit && /^\.Ed/ { exit } lit { gsub(/\\e/, "\\"); print }' $page3 > "$ex"
+out=$(${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -Icore "$ex" 2>&1) ||
+    [ -n "$out" ] || out="compiler failed"
+[ -s "$ex" ] || out="no .Bd -literal block in EXAMPLES"
+rm -f "$ex"
+report "diskalloc(3)'s EXAMPLES program compiles against the header" "$out"
+
 page1=man/diskalloc.1
 help=$("$tool" --help)
 missing=""

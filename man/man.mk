@@ -5,4 +5,4 @@ CHECK_STEPS += check-man
 ## check-man: lint the man pages (mandoc, else groff); every header name and prototype, every tool option documented
 check-man: $(TOOL_BIN)
 	@mkdir -p $(BUILD)/tap
-	@man/check.sh $(TOOL_BIN) > $(BUILD)/tap/$@.tap; st=$$?; grep -v '^ok' $(BUILD)/tap/$@.tap; exit $$st
+	@CC="$(CC)" man/check.sh $(TOOL_BIN) > $(BUILD)/tap/$@.tap; st=$$?; grep -v '^ok' $(BUILD)/tap/$@.tap; exit $$st
