@@ -59,6 +59,19 @@ t "info --json: the fields match the file (size from stat, page-aligned data, in
       "3 8 True $(stat -c %s counts.davec)" ] || exit 1
     [ "$(json counts.davec "i[\"data_offset\"] % 4096, i[\"cap\"] >= 3, i[\"hole_bytes\"], i[\"locked\"]")" = "0 True 0 False" ] || exit 1
     [ "$(json counts.davec "[c[\"name\"] for c in i[\"copies\"] if c[\"in_force\"]] == [i[\"in_force\"]]")" = True ]'
+cat > keys.py << 'EOF'
+import json, re, subprocess, sys
+tool, page = sys.argv[1], open(sys.argv[2]).read()
+keys = set(json.loads(subprocess.check_output([tool, "info", "--json", "counts.davec"])))
+para = page[page.index("the same as one JSON object"):page.index("Fields that could not be found")]
+listed = {w for line in para.splitlines() if line.startswith(".Li ")
+          for w in re.findall(r"[a-z_]+", line[4:])}
+listed -= {"offset", "shape", "itemsize"}  # the numpy object's own keys
+print("only in the json:", sorted(keys - listed), "only in the page:", sorted(listed - keys))
+sys.exit(keys != listed)
+EOF
+export root
+t "info --json: its keys are the ones diskalloc(1) lists" 'python3 keys.py "$tool" "$root/man/diskalloc.1"'
 t "check: a real file is good (exit 0, one line), with its element size too" '
     "$tool" check counts.davec > out || exit 1; cat out
     [ $(wc -l < out) = 1 ] && grep -q "^counts.davec: ok: format 2, element size 8, length 3" out &&
