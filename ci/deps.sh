@@ -2,7 +2,7 @@
 # Install the Debian packages the build, tests and harness need, if missing.
 # As root: apt-get.  Otherwise: sudo -n.  Otherwise: print the command and stop.
 set -eu
-PKGS="${DEPS_PKGS:-gcc clang make libfiu-dev fiu-utils libcmocka-dev valgrind lcov gnuplot-nox strace util-linux procps python3 libclang-rt-14-dev}"
+PKGS="${DEPS_PKGS:-gcc clang make libfiu-dev fiu-utils libcmocka-dev valgrind lcov gnuplot-nox strace util-linux procps python3 libclang-rt-14-dev mandoc}"
 
 missing=""
 for p in $PKGS; do

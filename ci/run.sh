@@ -29,6 +29,7 @@ step asan       $MAKE asan
 step tsan       $MAKE stress-tsan
 step vendor     ci/vendor-check.sh
 step symbols    sh -c "$MAKE build/core/diskalloc.o && ci/symbols.sh build/core/diskalloc.o"
+step install    ci/install-check.sh
 step selftest   $MAKE stress-selftest
 step stress     $MAKE stress STRESS_SECONDS="${CI_STRESS_SECONDS:-20}"
 step coverage   $MAKE coverage
