@@ -44,7 +44,7 @@ trap 'rmdir "$dir" 2>/dev/null' EXIT INT TERM
 # directories are named relative to the working directory, its root, and
 # mount is told not to resolve them (-c) through the paths now covered.
 inner='mount -t tmpfs -o "size=$1,mode=0700" diskalloc-sandbox "$2" || exit 1
-d=$2 n=$3 i=0; shift 3; cd "$d" || exit 1
+d=$2 n=$3 back=$4 i=0; shift 4; cd "$d" || exit 1
 while [ $i -lt $n ]; do
     i=$((i + 1)); how=${1%%:*} c=${1#*:}; shift
     mkdir -p "$c" || { echo "sandbox: cannot create $c" >&2; exit 1; }
@@ -59,10 +59,11 @@ while [ $i -lt $n ]; do
     mkdir -p "c$i" && chmod "$(stat -c %a "$c")" "c$i" &&
         mount -c --bind "c$i" "$c" || { echo "sandbox: cannot cover $c" >&2; exit 1; }
 done
+cd "$back" 2>/dev/null || cd "$d"   # CMD runs where it was started (relative paths work)
 DA_SANDBOX=$d exec "$@"'
 
 # Probe first, so that a CMD failing is never mistaken for a refused sandbox.
-probe() { unshare "$@" --propagation private sh -c "$inner" sh 4k "$dir" 0 true 2>/dev/null; }
+probe() { unshare "$@" --propagation private sh -c "$inner" sh 4k "$dir" 0 / true 2>/dev/null; }
 if probe -r -m; then
     mode="-r -m"
 elif [ "$(id -u)" = 0 ] && probe -m; then
@@ -86,4 +87,4 @@ old_ifs=$IFS; IFS='
 # shellcheck disable=SC2086 # $mode is two flags or one; $sorted one cover a line
 set -- $sorted "$@"
 IFS=$old_ifs
-unshare $mode --propagation private sh -c "$inner" sh "$size" "$dir" "$n" "$@"
+unshare $mode --propagation private sh -c "$inner" sh "$size" "$dir" "$n" "$PWD" "$@"
