@@ -1359,7 +1359,11 @@ int da_vec_sync(da_vec *v)
     if (a->sticky)
         return a->sticky;
     int e = poison(a, sync_range(a, v->head_, v->len * v->elem_size));
-    return e ? e : header_commit(v, vec_version(v));
+    /* a length already durable needs no new header: an open and a close that
+     * changed nothing leave the file's bytes as they were */
+    if (e != 0 || v->len == v->synced_len_)
+        return e;
+    return header_commit(v, vec_version(v));
 }
 
 /* Never writes a header: a persistent vector keeps the file long enough for
