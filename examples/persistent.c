@@ -20,6 +20,8 @@ int main(int argc, char **argv)
     if (err)
         fprintf(stderr, "%s: %s\n", path, da_strerror(err));
     printf("%s holds %zu entries\n", path, v.len);
-    int cerr = da_vec_close(&v);
+    int cerr = da_vec_close(&v); /* syncs again: its error counts too */
+    if (cerr)
+        fprintf(stderr, "%s: close: %s\n", path, da_strerror(cerr));
     return err || cerr;
 }
