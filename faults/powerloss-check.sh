@@ -7,9 +7,12 @@
 #      explorer; the replay line of its first finding reproduces it
 #   3. the same program done right (powerloss-demo good) has no finding
 #   4. a new file whose directory is never fsynced (nodirsync) is caught
-#   5. the README's persistent example over the core: no finding.  RED until
-#      the core syncs a new file's directory (contract C6); the same run with
-#      --names-durable must pass today
+#   5. the README's persistent example over the core: no finding (the core
+#      syncs a new file's directory, contract C6), with and without
+#      --names-durable
+# Under a sanitizer build (PL_SANITIZE set by make) the programs cannot take
+# the preload shim (ASan must be first in the library list): only 1 and the
+# kill test run, the rest are visible skips.
 #   6. make powerloss passes $ in CMD and VERIFY to the shell unchanged
 set -u
 build=${1:?usage: powerloss-check.sh BUILD TAPFILE}
@@ -57,6 +60,14 @@ for delay in 0.01 0.02 0.03 0.05 0.08; do
 done
 tap "powerloss-demo-bad-passes-sigkill" "$kills" "$kills of 5 kills broke it"
 
+if [ -n "${PL_SANITIZE:-}" ]; then
+    for t in demo-bad demo-bad-replay-reproduces demo-good demo-nodirsync \
+        readme-persistent-names-durable readme-persistent make-passes-dollar; do
+        echo "ok - powerloss-$t # SKIP sanitizer build ($PL_SANITIZE): the preload shim cannot load before the sanitizer runtime" >> "$tap"
+    done
+    exit 0
+fi
+
 explore demo-bad 1 --cmd "$demo bad db 24 3" --verify "$demo verify db"
 replay=$(sed -n 's/^  replay: //p' "$out/demo-bad.log" | head -n 1)
 if [ -n "$replay" ]; then
@@ -74,8 +85,7 @@ p="$build/examples/persistent"
 cmd="$p c.davec && echo 1 >> \"\$DA_POWERLOSS_ACK\" && $p c.davec && echo 2 >> \"\$DA_POWERLOSS_ACK\""
 verify="out=\$($p c.davec) || exit 1; n=\${out##* holds }; n=\${n%% entries}; test \$((n - 1)) -ge \"\${DA_POWERLOSS_LAST_ACK:-0}\" || { echo \"\$((n - 1)) entries, \${DA_POWERLOSS_LAST_ACK:-0} acknowledged\" >&2; exit 1; }"
 explore readme-persistent-names-durable 0 --names-durable --cmd "$cmd" --verify "$verify"
-note="expected red until contract C6: the core fsyncs no directory after creating a file" \
-    explore readme-persistent 0 --cmd "$cmd" --verify "$verify"
+explore readme-persistent 0 --cmd "$cmd" --verify "$verify"
 
 ${MAKE:-make} --no-print-directory -s powerloss BUILD="$build" \
     CMD='echo "$DA_POWERLOSS_DIR" > where && sync && echo synced >> "$DA_POWERLOSS_ACK"' \

@@ -43,4 +43,4 @@ CHECK_STEPS += check-powerloss
 ## check-powerloss: the explorer finds the demo's power-loss-only bug (and replays it), none in correct programs; model unit tests; make passes $
 check-powerloss: $(PL_SHIM) $(PL_DEMO) $(BUILD)/examples/persistent
 	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
-	@faults/powerloss-check.sh $(BUILD) $(BUILD)/tap/$@.tap
+	@PL_SANITIZE=$(SANITIZE) faults/powerloss-check.sh $(BUILD) $(BUILD)/tap/$@.tap
