@@ -3,10 +3,8 @@ behave alike: exit codes, the seed, the output directory per run, running a
 command in its own session, the cause line of a stderr, the table, CSV/JSON,
 the replay line and a progress line.
 
-Used by faults/powerloss.  faults/campaign keeps its own copies for now; the
-pieces it can take over one for one: run_cmd, tail, print_table, write_csv,
-write_json (its write_outputs), and out_dir/pick_seed for the per-run
-directory and the fixed default seed that issue 11 asks for.
+Used by faults/powerloss and (through campaignlib/conventions.py, which adds
+the campaign's own replay and report lines) by faults/campaign: one copy.
 """
 import csv
 import datetime
@@ -25,7 +23,7 @@ CAUSE_MARKS = ("panic", "error", "abort", "assert", "fatal", "corrupt", "malform
 
 
 def pick_seed(text):
-    """The seed: fixed by default (runs repeat), "random" for a clock seed."""
+    """A fixed seed by default (runs repeat); 'random' takes one from the clock."""
     if text is None or text == "":
         return DEFAULT_SEED
     if text == "random":
@@ -33,25 +31,29 @@ def pick_seed(text):
     return int(text)
 
 
-def out_dir(base, seed):
-    """A new directory base/<UTC date>-<seed>[-k] for this run, and a
-    base/latest link to it: reports are kept, never overwritten."""
+def out_dir(base, seed, now=None):
+    """A new directory base/<UTC date>-<seed>[-k] for this run, and base/latest
+    pointing at it: reports are kept, never overwritten."""
     base = os.path.abspath(base)
     os.makedirs(base, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path, k = os.path.join(base, "%s-%d" % (stamp, seed)), 1
-    while os.path.exists(path):
-        k += 1
-        path = os.path.join(base, "%s-%d-%d" % (stamp, seed, k))
-    os.makedirs(path)
+    when = datetime.datetime.fromtimestamp(time.time() if now is None else now,
+                                           datetime.timezone.utc)
+    stem = os.path.join(base, "%s-%d" % (when.strftime("%Y%m%d-%H%M%S"), seed))
+    path, k = stem, 1
+    while True:
+        try:
+            os.mkdir(path)
+            break
+        except FileExistsError:
+            k += 1
+            path = "%s-%d" % (stem, k)
     link = os.path.join(base, "latest")
+    tmp = link + ".%d" % os.getpid()
     try:
-        if os.path.islink(link):
-            os.unlink(link)
-        if not os.path.exists(link):
-            os.symlink(os.path.basename(path), link)
+        os.symlink(os.path.basename(path), tmp)
+        os.replace(tmp, link)
     except OSError:
-        pass
+        pass  # a file system without symlinks: the directory is printed anyway
     return path
 
 
@@ -165,27 +167,30 @@ def shell_line(argv):
 
 
 class Progress:
-    """One line on stderr while work goes on: done/total, findings, ETA.
-    Rewritten in place on a terminal, printed every 10 s otherwise."""
+    """One line on stderr while runs go: done/total, findings so far, ETA.
+    Rewritten in place on a terminal (every 0.5 s), printed every 10 s
+    otherwise; always once at the end."""
 
-    def __init__(self, label, total, quiet=False):
-        self.label, self.total, self.quiet = label, total, quiet
+    def __init__(self, label, total, quiet=False, out=sys.stderr, unit="runs"):
+        self.label, self.total, self.quiet, self.out, self.unit = label, total, quiet, out, unit
         self.t0 = self.last = time.monotonic()
-        self.tty = sys.stderr.isatty()
+        self.tty = out.isatty()
 
     def update(self, done, findings, force=False):
         now = time.monotonic()
-        if self.quiet or (not force and now - self.last < (0.5 if self.tty else 10)):
+        if self.quiet or (not force and done < self.total and
+                          now - self.last < (0.5 if self.tty else 10)):
             return
         self.last = now
-        rate = done / (now - self.t0) if now > self.t0 else 0
-        eta = (self.total - done) / rate if rate else 0
-        line = "%s: %d/%d, %d finding(s), %.0fs elapsed, ETA %.0fs" % (
-            self.label, done, self.total, findings, now - self.t0, eta)
-        sys.stderr.write(("\r%-79s" % line) if self.tty else line + "\n")
-        sys.stderr.flush()
+        eta = (now - self.t0) / done * (self.total - done) if done else 0
+        line = "%s: %d/%d %s, %d finding(s), ETA %.0fs" % (
+            self.label, done, self.total, self.unit, findings, eta)
+        self.out.write(("\r%-79s" % line + ("\n" if done == self.total else ""))
+                       if self.tty else line + "\n")
+        self.out.flush()
 
     def finish(self):
+        """Clear a terminal's progress line (the last update ended it otherwise)."""
         if self.tty and not self.quiet:
-            sys.stderr.write("\r%79s\r" % "")
-            sys.stderr.flush()
+            self.out.write("\r%79s\r" % "")
+            self.out.flush()
