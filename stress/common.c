@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "common.h"
+#include "diskalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,4 +140,26 @@ int st_summary(const st_stats *s, const char *faults)
            (unsigned long long)s->crashes, (unsigned long long)s->seed);
     fflush(stdout);
     return s->violations || s->crashes ? 1 : 0;
+}
+
+const char *st_errname(int e)
+{
+    static _Thread_local char buf[4][48];
+    static _Thread_local unsigned k;
+    switch (e) {
+    case 0: return "0 (success)";
+    case DA_ECAPACITY: return "DA_ECAPACITY";
+    case DA_EOVERFLOW: return "DA_EOVERFLOW";
+    case DA_EBADFILE: return "DA_EBADFILE";
+    case DA_EPOISONED: return "DA_EPOISONED";
+    case DA_EEMPTY: return "DA_EEMPTY";
+    case DA_EINVAL: return "DA_EINVAL";
+    case DA_EFORKED: return "DA_EFORKED";
+    }
+    char *b = buf[k++ % 4];
+    const char *n = e > 0 ? strerrorname_np(e) : NULL;
+    if (n)
+        return n;
+    snprintf(b, sizeof buf[0], "unknown (%d)", e);
+    return b;
 }

@@ -59,4 +59,9 @@ int st_summary(const st_stats *s, const char *faults);
 
 double st_now(void); /* monotonic seconds */
 
+/* "DA_EBADFILE", "ENOSPC", "0 (success)", "unknown (-5)": the name of an error
+ * code of either kind, for violation messages.  Thread-local ring of buffers:
+ * up to four names in one message. */
+const char *st_errname(int e);
+
 #endif

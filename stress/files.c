@@ -33,10 +33,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#ifndef DA_EFORKED /* C4's code; today's header does not have it yet */
-#define DA_EFORKED (-30807)
-#endif
-
 #define CASE_ALARM 30 /* seconds: a case that blocks (a FIFO, a tty) dies of SIGALRM */
 #define SANDBOX_BYTES ((size_t)8 << 20)
 #define NO_SECOND 1   /* "no second acceptable code" for expect2 */
@@ -83,27 +79,6 @@ static void viol(ctx *x, const char *fmt, ...)
     st_violation(x->s, "%s: %s", x->c->name, msg);
 }
 
-static const char *ename(int e)
-{
-    static char buf[4][48];
-    static unsigned k;
-    char *b = buf[k++ % 4];
-    switch (e) {
-    case 0: return "0 (success)";
-    case DA_ECAPACITY: return "DA_ECAPACITY";
-    case DA_EOVERFLOW: return "DA_EOVERFLOW";
-    case DA_EBADFILE: return "DA_EBADFILE";
-    case DA_EPOISONED: return "DA_EPOISONED";
-    case DA_EEMPTY: return "DA_EEMPTY";
-    case DA_EINVAL: return "DA_EINVAL";
-    case DA_EFORKED: return "DA_EFORKED";
-    case EWOULDBLOCK: return "EWOULDBLOCK";
-    }
-    const char *n = e > 0 ? strerrorname_np(e) : NULL;
-    snprintf(b, sizeof buf[0], "%s (%d)", n ? n : "unknown", e);
-    return b;
-}
-
 /* The call returned want (or want2, unless NO_SECOND); a violation otherwise. */
 static int expect2(ctx *x, const char *call, int got, int want, int want2)
 {
@@ -113,9 +88,9 @@ static int expect2(ctx *x, const char *call, int got, int want, int want2)
         return 1;
     }
     if (want2 != NO_SECOND)
-        viol(x, "%s returned %s; expected %s or %s", call, ename(got), ename(want), ename(want2));
+        viol(x, "%s returned %s; expected %s or %s", call, st_errname(got), st_errname(want), st_errname(want2));
     else
-        viol(x, "%s returned %s; expected %s", call, ename(got), ename(want));
+        viol(x, "%s returned %s; expected %s", call, st_errname(got), st_errname(want));
     return 0;
 }
 
@@ -325,7 +300,7 @@ static int make_vec(ctx *x, const char *path, size_t n, size_t extra, size_t *da
     int c = da_vec_close(&v);
     x->s->ops += 4;
     if (e || c) {
-        viol(x, "setup: making a %zu-element vector: %s / close %s", n, ename(e), ename(c));
+        viol(x, "setup: making a %zu-element vector: %s / close %s", n, st_errname(e), st_errname(c));
         return -1;
     }
     return 0;
@@ -338,7 +313,7 @@ static void vec_holds(ctx *x, const char *path, size_t len, uint64_t seed, const
     int e = da_vec_open(&v, path, x->elem, NULL);
     x->s->ops++;
     if (e) {
-        viol(x, "%s: reopen failed: %s", what, ename(e));
+        viol(x, "%s: reopen failed: %s", what, st_errname(e));
         return;
     }
     size_t bad = st_check(v.data, v.len * v.elem_size, seed, 0);
@@ -386,7 +361,7 @@ static int holes_child(void *arg)
     }
     if (e) {
         viol(x, "%s on a file with holes returned %s; expected 0 or ENOSPC/EDQUOT",
-             j->arena ? "da_arena_open_fd" : "da_vec_open", ename(e));
+             j->arena ? "da_arena_open_fd" : "da_vec_open", st_errname(e));
         return 0;
     }
     expect_lock(x, j->path, 1, "while open");
@@ -958,7 +933,7 @@ static int push_pattern(ctx *x, da_vec *v, size_t n)
         int e = i % 2 ? da_vec_push_fast(v, buf) : da_vec_push(v, buf);
         x->s->ops++;
         if (e) {
-            viol(x, "push %zu of %zu: %s", i, n, ename(e));
+            viol(x, "push %zu of %zu: %s", i, n, st_errname(e));
             return e;
         }
     }

@@ -131,27 +131,6 @@ const or_stats *or_stats_of(const or_ctx *c) { return &c->st; }
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
-static const char *err_name(int e)
-{
-    static _Thread_local char b[32];
-    switch (e) {
-    case 0: return "0";
-    case DA_ECAPACITY: return "DA_ECAPACITY";
-    case DA_EOVERFLOW: return "DA_EOVERFLOW";
-    case DA_EBADFILE: return "DA_EBADFILE";
-    case DA_EPOISONED: return "DA_EPOISONED";
-    case DA_EEMPTY: return "DA_EEMPTY";
-    case DA_EINVAL: return "DA_EINVAL";
-    }
-    if (e > 0) {
-        const char *n = strerrorname_np(e);
-        if (n)
-            return n;
-    }
-    snprintf(b, sizeof b, "%d", e);
-    return b;
-}
-
 /* ---- segments: the model of a vector's contents ---------------------------- */
 
 static void segs_push(segs *m, seg x)
@@ -247,8 +226,8 @@ static int expect(or_ctx *c, const char *what, int e, int forced, enum call call
 {
     if (forced != UNFORCED) {
         if (e != forced)
-            return violation(c, "%s returned %s, expected %s", what, err_name(e),
-                             err_name(forced));
+            return violation(c, "%s returned %s, expected %s", what, st_errname(e),
+                             st_errname(forced));
     } else if (e != 0) {
         uint64_t m = fired_mask(c) & c->mask[call];
         int ok = 0;
@@ -257,7 +236,7 @@ static int expect(or_ctx *c, const char *what, int e, int forced, enum call call
         if (!ok)
             return violation(c, "%s returned %s (%s), which no fault injected during the call "
                                 "at a point it documents (%s) explains",
-                             what, err_name(e), da_strerror(e), call_points[call]);
+                             what, st_errname(e), da_strerror(e), call_points[call]);
     }
     c->st.clean_errors += e != 0;
     return 0;
@@ -302,7 +281,7 @@ static int check_arena(or_ctx *c, da_arena *a, const arena_model *am, char name,
 {
     if (da_arena_error(a) != am->sticky)
         return violation(c, "arena %c: da_arena_error %s, model %s", name,
-                         err_name(da_arena_error(a)), err_name(am->sticky));
+                         st_errname(da_arena_error(a)), st_errname(am->sticky));
     struct stat st;
     if (file_stat(a, &st) != 0)
         return 0; /* no /proc/self/map_files here: the size check is skipped */
@@ -477,13 +456,13 @@ static int vec_create(or_ctx *c, int k)
     if (e) {
         if (m->v.len || m->v.cap || m->v.data || da_vec_arena(&m->v))
             return violation(c, "%s failed with %s but left the vector non-zero", what,
-                             err_name(e));
+                             st_errname(e));
         /* EWOULDBLOCK: another handle created or locked it meanwhile, as far
          * as the call can tell; the file is theirs then */
         if (k == P && !existed && e != EWOULDBLOCK && stat(c->ppath, &pst) == 0)
             return violation(c, "da_vec_open of a new file failed with %s and left the file "
                                 "behind (%lld bytes; C6: nothing it created stays)",
-                             err_name(e), (long long)pst.st_size);
+                             st_errname(e), (long long)pst.st_size);
         return 0;
     }
     m->live = 1;
@@ -1131,7 +1110,7 @@ static int op_ownarena(or_ctx *c, const or_op *op)
     } else if (how != OWN_FREE && e != DA_EINVAL && !(am->poisoned && e == DA_EPOISONED)) {
         return violation(c, "%s returned %s, expected DA_EINVAL (C1: a vector's own arena "
                             "refuses the raw interface and changes nothing)",
-                         what, err_name(e));
+                         what, st_errname(e));
     }
     if (out != sentinel() || p != p0)
         return violation(c, "%s failed but set %s", what, out != sentinel() ? "*out" : "*p");
@@ -1432,7 +1411,7 @@ void or_describe(const or_op *op, int vary_errno, char *buf, size_t n)
     else if (op->fmode == FAULT_NTH || op->fmode == FAULT_FROM)
         len += snprintf(buf + len, n - (size_t)len, "=%u", op->fn);
     int e = vary_errno ? fault_errno_pick(i, op->ferr) : fault_get_errno(i);
-    snprintf(buf + len, n - (size_t)len, " %s", err_name(e));
+    snprintf(buf + len, n - (size_t)len, " %s", st_errname(e));
 }
 
 or_op *or_episode(uint64_t seed, uint64_t episode, const or_config *cfg, size_t *count)
