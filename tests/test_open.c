@@ -279,27 +279,35 @@ static void path_removed(void *arg)
     assert_int_equal(unlink(f->path), 0);
 }
 
+/* f->other is renamed over f->path at the nth reach of point (which fails
+ * with err, or not when 0): the open returns want, leaks nothing, and leaves
+ * the newcomer at f->path neither changed nor locked. */
+static void open_while_swapped_in(files *f, const char *point, unsigned n, int err, int want)
+{
+    long long size = t_path_size(f->other);
+    uint64_t hash = t_path_hash(f->other);
+    t_snap s;
+    t_snap_take(&s, NULL, NULL);
+    t_meanwhile(point, n, other_over_path, f, err);
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, want);
+    t_snap_same(&s, NULL, NULL);
+    assert_int_equal(t_path_size(f->path), size);
+    assert_true(t_path_hash(f->path) == hash);
+    expect_unlocked(f->path);
+}
+
 /* The path is renamed over between the O_PATH probe and the open: the file
  * opened is not the one probed (it could be a FIFO or a tty by now), so the
- * open is refused, the newcomer neither changed nor left locked. */
+ * open is refused. */
 static void replaced_between_probe_and_open(void **state)
 {
     files *f = *state;
     make_vector_file(f->path, 10);
     make_vector_file(f->other, 30);
-    long long size = t_path_size(f->other);
-    uint64_t hash = t_path_hash(f->other);
-    t_snap s;
-    t_snap_take(&s, NULL, NULL);
-    t_meanwhile("diskalloc/open", 2, other_over_path, f, 0); /* 1: the probe, 2: the open */
-    da_vec v;
-    int e = da_vec_open(&v, f->path, 8, NULL);
-    t_fail_off();
-    assert_int_equal(e, DA_EBADFILE);
-    t_snap_same(&s, NULL, NULL);
-    assert_int_equal(t_path_size(f->path), size);
-    assert_true(t_path_hash(f->path) == hash);
-    expect_unlocked(f->path);
+    open_while_swapped_in(f, "diskalloc/open", 2, 0, DA_EBADFILE); /* 1: the probe, 2: the open */
     reopen_expect(f->path, 30);
 }
 
@@ -337,23 +345,14 @@ static void undo_removes_only_its_own_file(void **state)
 {
     files *f = *state;
     make_vector_file(f->other, 50);
-    long long size = t_path_size(f->other);
-    uint64_t hash = t_path_hash(f->other);
-    t_snap s;
-    t_snap_take(&s, NULL, NULL);
-    t_meanwhile("diskalloc/mmap", 1, other_over_path, f, ENOMEM);
-    da_vec v;
-    int e = da_vec_open(&v, f->path, 8, NULL);
-    t_fail_off();
-    assert_int_equal(e, ENOMEM);
-    t_snap_same(&s, NULL, NULL);
-    assert_int_equal(t_path_size(f->path), size);
-    assert_true(t_path_hash(f->path) == hash);
-    expect_unlocked(f->path);
+    open_while_swapped_in(f, "diskalloc/mmap", 1, ENOMEM, ENOMEM);
     assert_int_equal(unlink(f->path), 0);
 
+    t_snap s;
+    t_snap_take(&s, NULL, NULL);
     t_meanwhile("diskalloc/mmap", 1, path_removed, f, ENOMEM);
-    e = da_vec_open(&v, f->path, 8, NULL);
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
     t_fail_off();
     assert_int_equal(e, ENOMEM);
     t_snap_same(&s, NULL, NULL);
