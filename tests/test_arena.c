@@ -2,7 +2,12 @@
  * base never moves; resize, sync, close; maps and fds back to baseline after
  * 100k resizes; da_arena_open_fd keeps the caller's bytes and duplicates its
  * descriptor; the temp file is unnamed, 0600, close-on-exec, and leaves
- * nothing in its directory, also on the mkostemp fallback and when killed. */
+ * nothing in its directory, also on the mkostemp fallback and when killed.
+ * The caller's file with holes (DA_SPARSE keeps them, otherwise they are
+ * allocated, by writing zeros where fallocate is missing); a descriptor that
+ * is not a regular file, or is reused by another thread meanwhile; a vector's
+ * own arena refusing the allocator (C1); a raw clone child closing its copy
+ * without unlocking the parent's file. */
 #include "common.h"
 
 #include <errno.h>
@@ -408,6 +413,67 @@ static void open_fd_reused_meanwhile(void **state)
     t_rm_rf(dir);
 }
 
+/* Open for reading and writing, yet not a regular file: a FIFO, /dev/null.
+ * DA_EINVAL, nothing opened, mapped or locked. */
+static void open_fd_not_regular(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], fifo[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {fifo, "/dev/null"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDWR | O_NONBLOCK | O_CLOEXEC); /* O_RDWR: a FIFO opens at once */
+        assert_true(fd >= 0);
+        t_snap s;
+        t_snap_take(&s, NULL, NULL);
+        da_arena *a;
+        int e = da_arena_open_fd(&a, fd, NULL);
+        if (e != DA_EINVAL)
+            fail_msg("da_arena_open_fd over %s returned %d, want DA_EINVAL", paths[i], e);
+        assert_null(a);
+        t_snap_same(&s, NULL, NULL);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        close(fd);
+    }
+    t_rm_rf(dir);
+}
+
+/* ---- a vector's own arena (C1) -------------------------------------------------------------- */
+
+/* Every allocator call refuses a vector's own arena and changes nothing;
+ * da_free ignores it; the vector keeps working. */
+static void own_arena_refuses_allocator(void **state)
+{
+    (void)state;
+    da_vec v, w;
+    assert_int_equal(da_vec_init(&v, 8, NULL), 0);
+    for (uint64_t i = 0; i < 600; i++)
+        assert_int_equal(da_vec_push(&v, &i), 0);
+    da_arena *a = da_vec_arena(&v);
+    t_snap s;
+    t_snap_take(&s, a, &v);
+    void *p = v.data, *q = NULL;
+    size_t bytes = v.cap * 8;
+    assert_int_equal(da_alloc(a, 64, 8, &q), DA_EINVAL);
+    assert_int_equal(da_alloc_zeroed(a, 64, 8, &q), DA_EINVAL);
+    assert_int_equal(da_grow(a, &p, bytes, 2 * bytes, 8), DA_EINVAL);
+    assert_int_equal(da_grow_zeroed(a, &p, bytes, 2 * bytes, 8), DA_EINVAL);
+    assert_int_equal(da_shrink(a, &p, bytes, 8, 8), DA_EINVAL);
+    assert_int_equal(da_arena_resize(a, 0), DA_EINVAL);
+    assert_int_equal(da_vec_init_in(&w, 8, a), DA_EINVAL);
+    da_free(a, p, bytes);
+    assert_null(q);
+    assert_ptr_equal(p, v.data);
+    t_snap_same(&s, a, &v);
+    for (uint64_t i = 0; i < 600; i++)
+        assert_int_equal(*(uint64_t *)da_vec_at(&v, i), i);
+    uint64_t x = 600;
+    assert_int_equal(da_vec_push(&v, &x), 0);
+    assert_int_equal(da_vec_close(&v), 0);
+}
+
 /* ---- a child that skipped the fork handlers ----------------------------------------------- */
 
 /* A child made by the raw clone system call runs no pthread_atfork handler,
@@ -587,6 +653,8 @@ int main(void)
         cmocka_unit_test(open_fd_holes),
         cmocka_unit_test(open_fd_hole_search_fails),
         cmocka_unit_test(open_fd_reused_meanwhile),
+        cmocka_unit_test(open_fd_not_regular),
+        cmocka_unit_test(own_arena_refuses_allocator),
         cmocka_unit_test(raw_clone_child_keeps_lock),
         cmocka_unit_test(temp_file_unnamed),
         cmocka_unit_test(temp_file_gone_when_killed),
