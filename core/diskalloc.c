@@ -43,7 +43,8 @@ static const char *const da_points[] = {
     "diskalloc/fstat",     "diskalloc/flock",
     "diskalloc/calloc",    "diskalloc/mmap",     "diskalloc/munmap",
     "diskalloc/ftruncate", "diskalloc/fallocate", "diskalloc/pwrite",
-    "diskalloc/msync",     "diskalloc/fsync",    NULL,
+    "diskalloc/msync",     "diskalloc/fsync",
+    "diskalloc/lseek",     "diskalloc/pread",    NULL,
 };
 
 const char *const *da_failpoint_names(void) { return da_points; }
@@ -267,12 +268,12 @@ static int allocate_existing(int fd, size_t size, unsigned flags)
     if (e != EOPNOTSUPP)
         return e;
     for (size_t at = 0; at < size;) {
-        off_t hole = lseek(fd, (off_t)at, SEEK_HOLE);
+        off_t hole = DA_FP("lseek") ? -1 : lseek(fd, (off_t)at, SEEK_HOLE);
         if (hole < 0)
             return sys_err();
         if ((size_t)hole >= size)
             return 0;
-        off_t data = lseek(fd, hole, SEEK_DATA);
+        off_t data = DA_FP("lseek") ? -1 : lseek(fd, hole, SEEK_DATA);
         if (data < 0 && errno != ENXIO) /* ENXIO: a hole up to the end */
             return sys_err();
         size_t end = data < 0 ? size : min_size((size_t)data, size);
@@ -373,8 +374,13 @@ static int config_check(const da_config *cfg, size_t page, size_t *reserved)
     if (cfg && (cfg->flags & ~DA_SPARSE))
         return DA_EINVAL;
     pthread_once(&da_atfork_once, registry_init);
-    if (da_atfork_err != 0) /* no way to make a forked child's copies inert */
-        return da_atfork_err;
+    /* no way to make a forked child's copies inert.  glibc keeps its first 48
+     * fork handlers in static storage, so this one registration cannot fail
+     * there, and no fail point may stand in: pthread_once keeps a failure for
+     * the life of the process, so a harness arming one at its first open
+     * would see every later open fail. */
+    if (da_atfork_err != 0) /* LCOV_EXCL_BR_LINE: pthread_atfork cannot fail on glibc */
+        return da_atfork_err; /* LCOV_EXCL_LINE: pthread_atfork cannot fail on glibc */
     return reserve_size(cfg, page, reserved);
 }
 
@@ -389,13 +395,12 @@ static void release_fd(int fd)
 }
 
 /* Takes ownership of fd on success; on failure the caller still holds it
- * (da_vec_open must remove a file it created before the lock goes). */
-static int arena_new(da_arena **out, int fd, size_t size, const da_config *cfg)
+ * (da_vec_open must remove a file it created before the lock goes).
+ * reserved: what the caller's config_check of cfg gave. */
+static int arena_new(da_arena **out, int fd, size_t size, size_t reserved, const da_config *cfg)
 {
-    size_t page = page_size(), reserved = 0;
-    int e = config_check(cfg, page, &reserved);
-    if (e == 0 && size > reserved)
-        e = DA_ECAPACITY;
+    size_t page = page_size();
+    int e = size > reserved ? DA_ECAPACITY : 0;
     if (e == 0)
         e = allocate_existing(fd, size, cfg ? cfg->flags : 0);
     da_arena *a = NULL;
@@ -484,7 +489,7 @@ int da_arena_open(da_arena **out, const da_config *cfg)
     if (e == 0)
         e = open_temp(temp_dir(cfg), &fd);
     if (e == 0)
-        e = arena_new(out, fd, 0, cfg);
+        e = arena_new(out, fd, 0, reserved, cfg);
     if (e != 0 && fd >= 0)
         close(fd);
     return e;
@@ -568,7 +573,7 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
     }
     e = stat_fd(own, &st); /* the size under the lock: the last holder may have changed it */
     if (e == 0)
-        e = arena_new(out, own, (size_t)st.st_size, cfg);
+        e = arena_new(out, own, (size_t)st.st_size, reserved, cfg);
     if (e != 0)
         release_fd(own);
     return e;
@@ -637,14 +642,12 @@ static int sync_range(da_arena *a, size_t off, size_t len)
     return sys_msync(a->base + from, to - from);
 }
 
-/* Callers return early once poisoned, so e is the first I/O error. */
+/* Callers return early once poisoned or forked (blocked is still 0), so e
+ * is the first I/O error. */
 static int poison(da_arena *a, int e)
 {
-    if (e != 0) {
-        a->sticky = e;
-        if (a->blocked == 0)
-            a->blocked = e;
-    }
+    if (e != 0)
+        a->sticky = a->blocked = e;
     return e;
 }
 
@@ -729,10 +732,11 @@ static int aligned(const void *p, size_t align) { return ((uintptr_t)p & (align 
 
 /* Bytes below `used` are never handed out again, so a punched hole is never
  * reused (it would be a sparse page: SIGBUS on a full disk).  Once poisoned
- * the file is left alone; a forked child's copy changes nothing. */
+ * the file is left alone; a forked child's copy changes nothing.  a is not
+ * NULL (da_free checks). */
 static void free_block(da_arena *a, void *p, size_t size)
 {
-    if (!a || size == 0 || !owns(a, p, size) || a->blocked == DA_EFORKED)
+    if (size == 0 || !owns(a, p, size) || a->blocked == DA_EFORKED)
         return;
     size_t off = (size_t)((unsigned char *)p - a->base);
     if (off + size == a->used) {
@@ -1091,7 +1095,8 @@ static int read_head(int fd, unsigned char buf[DA_HDR_DATA_V2], size_t *got)
 {
     *got = 0;
     while (*got < DA_HDR_DATA_V2) {
-        ssize_t r = pread(fd, buf + *got, DA_HDR_DATA_V2 - *got, (off_t)*got);
+        ssize_t r = DA_FP("pread") ? -1
+                                   : pread(fd, buf + *got, DA_HDR_DATA_V2 - *got, (off_t)*got);
         if (r > 0)
             *got += (size_t)r;
         else if (r == 0)
@@ -1225,14 +1230,12 @@ static int sync_parent(const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof dir)
-        return ENAMETOOLONG;
-    if (slash)
-        memcpy(dir, path, n);
-    if (!slash || n == 0) /* "file" or "/file" */
-        n = (size_t)snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
-    dir[n] = '\0';
+    if (!slash) /* "file" */
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path) /* "/file" */
+        snprintf(dir, sizeof dir, "/");
+    else /* the path was opened, so it is shorter than PATH_MAX: so is its directory */
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     int fd = DA_FP("open") ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return errno;
@@ -1323,7 +1326,7 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
         e = vec_precheck(fd, (size_t)st.st_size, elem_size, page);
     da_arena *a = NULL;
     if (e == 0)
-        e = arena_new(&a, fd, (size_t)st.st_size, cfg);
+        e = arena_new(&a, fd, (size_t)st.st_size, reserved, cfg);
     if (e != 0) {
         if (created) /* before the lock goes */
             undo_open(path, fd, &st, created, 0);

@@ -5,7 +5,9 @@ COV_MAKE   = $(MAKE) --no-print-directory BUILD=$(COV_BUILD) OPT="-O0 -g" \
              EXTRA_CFLAGS="--coverage -fprofile-update=atomic -DT_GCOV" EXTRA_LDFLAGS=--coverage \
              ENV_IMPL_O=$(COV_BUILD)/core/diskalloc-fiu.o ENV_IMPL_LIBS="$(FIU_LIBS)"
 COV_TESTS  = $(addprefix $(COV_BUILD)/tests/test_,$(TEST_NAMES))
-COV_DRIVERS = $(addprefix $(COV_BUILD)/stress/core/,model sweep threads) \
+# every driver of `make stress` (stress/stress.mk's and faults/env.mk's lists):
+# scenarios.sh runs what was built here, so a new driver is covered unasked
+COV_DRIVERS = $(addprefix $(COV_BUILD)/stress/core/,$(STRESS_DRIVERS)) \
               $(addprefix $(COV_BUILD)/stress/,$(ENV_DRIVERS))
 
 .PHONY: coverage coverage-build

@@ -2,7 +2,8 @@
 # scenarios.sh BUILD: the coverage scenarios, "name<TAB>command" per line:
 # every unit-test program, the sweep once per fail point (the core's own list,
 # so a new point is covered without editing this file), and each stress driver
-# in its short mode.  DISKALLOC_* and the seed are fixed so the report repeats.
+# built (coverage.mk builds all of `make stress`) in its short mode.
+# DISKALLOC_* and the seed are fixed so the report repeats.
 set -eu
 b=$1
 seed=${COVERAGE_SEED:-1}
@@ -14,9 +15,9 @@ done
 for point in $(grep -o '"diskalloc/[a-z_][a-z_]*"' core/diskalloc.c | tr -d '"' | sort -u); do
     echo "sweep-${point#diskalloc/}${t}$b/stress/core/sweep --seed $seed --point $point"
 done
-for d in model threads; do
-    echo "stress-$d${t}$b/stress/core/$d --seed $seed --quick"
-done
-for d in diskfull exhaust crash; do
-    echo "stress-$d${t}$b/stress/$d --seed $seed --quick"
+# every driver coverage.mk built (all of `make stress`), in its short mode
+for d in "$b"/stress/core/* "$b"/stress/*; do
+    name=${d##*/}
+    case "$name" in sweep|*.*) continue ;; esac
+    if [ -f "$d" ] && [ -x "$d" ]; then echo "stress-$name${t}$d --seed $seed --quick"; fi
 done

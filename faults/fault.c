@@ -37,6 +37,11 @@ static const struct {
     {"pwrite", {ENOSPC, EDQUOT, EFBIG, EIO, EINTR}},
     {"msync", {EIO, ENOSPC, ENOMEM}},
     {"fsync", {EIO, ENOSPC, EDQUOT}},
+    /* SEEK_HOLE/SEEK_DATA on NFS, FUSE: no ENXIO, which SEEK_DATA returns for
+     * "a hole up to the end" (injected, the core would take data for a hole) */
+    {"lseek", {EIO, EOVERFLOW}},
+    /* no EINTR: the core retries it, so a persistent one would spin */
+    {"pread", {EIO}},
 };
 
 #define PREFIX "diskalloc/"

@@ -54,12 +54,13 @@ static const char *const call_points[C_NCALLS] = {
     [C_CLOSE] = "munmap",
     [C_VEC_INIT] = "open mkostemp unlink calloc mmap",
     /* fsync: the header lists msync only, the core also fsyncs a new header
-     * (and, C6, its directory); C2: fallocate/pwrite allocate a reopened file */
-    [C_VEC_OPEN] = "open flock fstat calloc mmap fallocate ftruncate pwrite msync fsync",
+     * (and, C6, its directory); C2: fallocate/pwrite allocate a reopened file
+     * (lseek finds its holes where fallocate is missing) */
+    [C_VEC_OPEN] = "open flock fstat pread calloc mmap fallocate lseek ftruncate pwrite msync fsync",
     /* flock: the header lists fcntl/fstat/mmap; the core also locks the file.
      * C3: its own open file description (open of /proc/self/fd/N); C2: the
-     * file's blocks allocated */
-    [C_OPEN_FD] = "open fstat flock calloc mmap fallocate pwrite",
+     * file's blocks allocated (lseek: its holes, where fallocate is missing) */
+    [C_OPEN_FD] = "open fstat flock calloc mmap fallocate lseek pwrite",
 };
 
 typedef struct seg {
@@ -1160,7 +1161,7 @@ static uint64_t op_mask(const or_op *op, int env)
         [OP_PUSH] = "fallocate ftruncate", [OP_EXTEND] = "fallocate ftruncate",
         [OP_POP] = "", [OP_TRUNCATE] = "", [OP_RESERVE] = "fallocate ftruncate",
         [OP_SHRINK] = "ftruncate fallocate", [OP_SYNC] = "msync fsync",
-        [OP_RECYCLE] = "open calloc mmap munmap msync fsync flock fstat fallocate ftruncate",
+        [OP_RECYCLE] = "open calloc mmap munmap msync fsync flock fstat pread fallocate ftruncate",
         [OP_ALLOC] = "fallocate ftruncate", [OP_GROW] = "fallocate ftruncate",
         [OP_SHRINKB] = "ftruncate fallocate", [OP_FREE] = "ftruncate fallocate",
         [OP_ASYNC] = "msync fsync", [OP_OPENFD] = "open fstat flock calloc mmap munmap fallocate pwrite",
@@ -1170,7 +1171,7 @@ static uint64_t op_mask(const or_op *op, int env)
     if (env == 1)
         return points_mask("mkostemp unlink");
     if (env == 2)
-        return points_mask("pwrite ftruncate");
+        return points_mask("pwrite ftruncate lseek");
     return op->kind < OP_NKINDS ? points_mask(by_kind[op->kind]) : 0;
 }
 

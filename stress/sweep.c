@@ -12,7 +12,7 @@
  * descriptors are back to baseline.  A point the workload never reaches is a
  * violation: the sweep would pass without testing it.
  *
- * mkostemp, unlink and pwrite run only where O_TMPFILE or fallocate are
+ * mkostemp, unlink, pwrite and lseek run only where O_TMPFILE or fallocate are
  * missing: they are swept in a second workload that simulates such a file
  * system (open / fallocate fail with EOPNOTSUPP, so the core's fallbacks run).
  *
@@ -232,8 +232,8 @@ int main(int argc, char **argv)
     sweep sw = {&s, {.seed = o.seed, .vary_errno = 1, .check_leaks = 1}, o.verbose, argv[0]};
     /* the fallback workload sweeps the points only it reaches, and
      * ftruncate, which rolls the zero-filling back */
-    const char *fallback_points = "mkostemp unlink pwrite ftruncate";
-    const char *fallback_only = "mkostemp unlink pwrite";
+    const char *fallback_points = "mkostemp unlink pwrite ftruncate lseek";
+    const char *fallback_only = "mkostemp unlink pwrite lseek";
     int np = fault_npoints();
     cell cells[2][FAULT_MAX_POINTS][2];
     memset(cells, 0, sizeof cells);

@@ -241,8 +241,16 @@ void t_snap_check(const t_snap *before, const da_arena *a, const da_vec *v, cons
 
 /* ---- fail points ---------------------------------------------------------------------------- */
 
-/* Per point: which reach fails (0 = none) and how many reaches so far. */
-typedef struct fp_counter { const char *name; unsigned target, count; } fp_counter;
+/* Per point: which reach fails (0 = none) and how many reaches so far; at
+ * that reach, fn(arg) runs first (t_meanwhile), and the point fails unless
+ * fails is 0. */
+typedef struct fp_counter {
+    const char *name;
+    unsigned target, count;
+    void (*fn)(void *);
+    void *arg;
+    int fails;
+} fp_counter;
 static fp_counter counters[32];
 
 static fp_counter *counter(const char *point)
@@ -261,9 +269,16 @@ static fp_counter *counter(const char *point)
 static int nth_cb(const char *name, int *failnum, void **failinfo, unsigned *flags)
 {
     (void)failnum, (void)failinfo, (void)flags;
-    for (int i = 0; i < 32 && counters[i].name; i++)
-        if (strcmp(counters[i].name, name) == 0)
-            return ++counters[i].count == counters[i].target;
+    for (int i = 0; i < 32 && counters[i].name; i++) {
+        fp_counter *c = &counters[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        if (++c->count != c->target)
+            return 0;
+        if (c->fn)
+            c->fn(c->arg);
+        return c->fails;
+    }
     return 0;
 }
 
@@ -294,14 +309,19 @@ void t_fail_always(const char *point, int err)
     assert_int_equal(fiu_enable(point, 1, (void *)(intptr_t)err, 0), 0);
 }
 
-void t_fail_nth(const char *point, int err, unsigned n)
+void t_meanwhile(const char *point, unsigned n, void (*fn)(void *), void *arg, int err)
 {
     arm(point);
     fp_counter *c = counter(point);
     c->target = n;
     c->count = 0;
+    c->fn = fn;
+    c->arg = arg;
+    c->fails = err != 0;
     assert_int_equal(fiu_enable_external(point, 1, (void *)(intptr_t)err, 0, nth_cb), 0);
 }
+
+void t_fail_nth(const char *point, int err, unsigned n) { t_meanwhile(point, n, NULL, NULL, err); }
 
 void t_count(const char *point) { t_fail_nth(point, EIO, 0); }
 

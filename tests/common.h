@@ -55,6 +55,11 @@ void t_fiu_init(void);                           /* fiu_init(0) once */
 void t_fail_once(const char *point, int err);    /* the next reach fails */
 void t_fail_always(const char *point, int err);  /* every reach fails */
 void t_fail_nth(const char *point, int err, unsigned n); /* only the nth reach fails */
+/* At the nth reach of point, fn(arg) runs first: what another thread or
+ * process does between two steps of the core, made deterministic.  The point
+ * then fails with err, or not at all when err is 0.  fn must not use libfiu
+ * or the library (libfiu's lock is held). */
+void t_meanwhile(const char *point, unsigned n, void (*fn)(void *), void *arg, int err);
 void t_count(const char *point);                 /* count reaches, fail none */
 unsigned t_reached(const char *point);           /* reaches since armed (nth/count) */
 void t_fail_off(void);                           /* disarm every diskalloc point */

@@ -2,7 +2,12 @@
  * base never moves; resize, sync, close; maps and fds back to baseline after
  * 100k resizes; da_arena_open_fd keeps the caller's bytes and duplicates its
  * descriptor; the temp file is unnamed, 0600, close-on-exec, and leaves
- * nothing in its directory, also on the mkostemp fallback and when killed. */
+ * nothing in its directory, also on the mkostemp fallback and when killed.
+ * The caller's file with holes (DA_SPARSE keeps them, otherwise they are
+ * allocated, by writing zeros where fallocate is missing); a descriptor that
+ * is not a regular file, or is reused by another thread meanwhile; a vector's
+ * own arena refusing the allocator (C1); a raw clone child closing its copy
+ * without unlocking the parent's file. */
 #include "common.h"
 
 #include <errno.h>
@@ -12,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +275,252 @@ static void open_fd_larger_than_reserve(void **state)
     t_rm_rf(dir);
 }
 
+/* ---- the caller's file with holes (C2) --------------------------------------------------- */
+
+/* A file of 64 pages whose only data is page 10: a sparse copy. */
+static int sparse_file(const char *path, long long *blocks)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(64 * page)), 0);
+    assert_int_equal(pwrite(fd, "data", 4, (off_t)(10 * page)), 4);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    *blocks = st.st_blocks;
+    return fd;
+}
+
+static long long blocks_of(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return st.st_blocks;
+}
+
+/* DA_SPARSE leaves the caller's holes alone; without it they are allocated
+ * at open, by fallocate or, where the file system has none, by writing zeros
+ * into the holes only. */
+static void open_fd_holes(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    long long blocks;
+    int fd = sparse_file(path, &blocks);
+    uint64_t hash = t_path_hash(path);
+    da_config sparse = {0, NULL, DA_SPARSE};
+    da_arena *a;
+    assert_int_equal(da_arena_open_fd(&a, fd, &sparse), 0);
+    assert_int_equal(da_arena_size(a), 64 * page);
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(blocks_of(fd), blocks);
+
+    for (int no_fallocate = 0; no_fallocate < 2; no_fallocate++) {
+        close(fd);
+        fd = sparse_file(path, &blocks);
+        if (no_fallocate)
+            t_fail_always("diskalloc/fallocate", EOPNOTSUPP);
+        assert_int_equal(da_arena_open_fd(&a, fd, NULL), 0);
+        t_fail_off();
+        assert_true(blocks_of(fd) * 512 >= (long long)(64 * page));
+        assert_int_equal(da_arena_close(a), 0);
+        assert_int_equal(t_path_size(path), (long long)(64 * page));
+        assert_true(t_path_hash(path) == hash);
+    }
+    close(fd);
+    t_rm_rf(dir);
+}
+
+/* Where holes are found with lseek (no fallocate), a failed SEEK_HOLE or
+ * SEEK_DATA (an NFS or FUSE error) fails the open with its errno: nothing
+ * mapped or leaked, no lock left, the file's size and bytes as they were. */
+static void open_fd_hole_search_fails(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    for (unsigned n = 1; n <= 2; n++) { /* 1: SEEK_HOLE, 2: SEEK_DATA */
+        long long blocks;
+        int fd = sparse_file(path, &blocks);
+        uint64_t hash = t_path_hash(path);
+        t_snap s;
+        t_snap_take(&s, NULL, NULL);
+        t_fail_always("diskalloc/fallocate", EOPNOTSUPP);
+        t_fail_nth("diskalloc/lseek", EIO, n);
+        da_arena *a;
+        int e = da_arena_open_fd(&a, fd, NULL);
+        t_fail_off();
+        assert_int_equal(e, EIO);
+        assert_null(a);
+        t_snap_same(&s, NULL, NULL);
+        assert_int_equal(t_path_size(path), (long long)(64 * page));
+        assert_true(t_path_hash(path) == hash);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0); /* nobody else holds it */
+        close(fd);
+    }
+    t_rm_rf(dir);
+}
+
+/* ---- the caller's descriptor ------------------------------------------------------------- */
+
+typedef struct swap { int fd, with; } swap;
+static void fd_swapped(void *arg)
+{
+    swap *w = arg;
+    assert_int_equal(dup2(w->with, w->fd), w->fd);
+}
+
+/* Another thread closes the caller's fd and the number is reused for
+ * another file between the arena's check of fd and its reopening through
+ * /proc/self/fd: DA_EINVAL, neither file locked or changed. */
+static void open_fd_reused_meanwhile(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16], other[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    snprintf(other, sizeof other, "%s/other", dir);
+    t_write_file(path, "mine", 4);
+    t_write_file(other, "theirs", 6);
+    const char *with[] = {other, "/dev/null"}; /* the same file system, another one */
+    for (int i = 0; i < 2; i++) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        int w = open(with[i], O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0 && w >= 0);
+        swap sw = {fd, w};
+        t_snap s;
+        t_snap_take(&s, NULL, NULL);
+        t_meanwhile("diskalloc/open", 1, fd_swapped, &sw, 0); /* 1: /proc/self/fd/N */
+        da_arena *a;
+        int e = da_arena_open_fd(&a, fd, NULL);
+        t_fail_off();
+        if (e != DA_EINVAL)
+            fail_msg("fd reused for %s meanwhile: da_arena_open_fd returned %d", with[i], e);
+        assert_null(a);
+        t_snap_same(&s, NULL, NULL);
+        for (int j = 0; j < 2; j++) {
+            int l = open(j ? other : path, O_RDONLY | O_CLOEXEC);
+            assert_int_equal(flock(l, LOCK_EX | LOCK_NB), 0);
+            close(l);
+        }
+        assert_int_equal(t_path_size(path), 4);
+        assert_int_equal(t_path_size(other), 6);
+        close(fd);
+        close(w);
+    }
+    t_rm_rf(dir);
+}
+
+/* Open for reading and writing, yet not a regular file: a FIFO, /dev/null.
+ * DA_EINVAL, nothing opened, mapped or locked. */
+static void open_fd_not_regular(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], fifo[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {fifo, "/dev/null"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDWR | O_NONBLOCK | O_CLOEXEC); /* O_RDWR: a FIFO opens at once */
+        assert_true(fd >= 0);
+        t_snap s;
+        t_snap_take(&s, NULL, NULL);
+        da_arena *a;
+        int e = da_arena_open_fd(&a, fd, NULL);
+        if (e != DA_EINVAL)
+            fail_msg("da_arena_open_fd over %s returned %d, want DA_EINVAL", paths[i], e);
+        assert_null(a);
+        t_snap_same(&s, NULL, NULL);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        close(fd);
+    }
+    t_rm_rf(dir);
+}
+
+/* ---- a vector's own arena (C1) -------------------------------------------------------------- */
+
+/* Every allocator call refuses a vector's own arena and changes nothing;
+ * da_free ignores it; the vector keeps working. */
+static void own_arena_refuses_allocator(void **state)
+{
+    (void)state;
+    da_vec v, w;
+    assert_int_equal(da_vec_init(&v, 8, NULL), 0);
+    for (uint64_t i = 0; i < 600; i++)
+        assert_int_equal(da_vec_push(&v, &i), 0);
+    da_arena *a = da_vec_arena(&v);
+    t_snap s;
+    t_snap_take(&s, a, &v);
+    void *p = v.data, *q = NULL;
+    size_t bytes = v.cap * 8;
+    assert_int_equal(da_alloc(a, 64, 8, &q), DA_EINVAL);
+    assert_int_equal(da_alloc_zeroed(a, 64, 8, &q), DA_EINVAL);
+    assert_int_equal(da_grow(a, &p, bytes, 2 * bytes, 8), DA_EINVAL);
+    assert_int_equal(da_grow_zeroed(a, &p, bytes, 2 * bytes, 8), DA_EINVAL);
+    assert_int_equal(da_shrink(a, &p, bytes, 8, 8), DA_EINVAL);
+    assert_int_equal(da_arena_resize(a, 0), DA_EINVAL);
+    assert_int_equal(da_vec_init_in(&w, 8, a), DA_EINVAL);
+    da_free(a, p, bytes);
+    assert_null(q);
+    assert_ptr_equal(p, v.data);
+    t_snap_same(&s, a, &v);
+    for (uint64_t i = 0; i < 600; i++)
+        assert_int_equal(*(uint64_t *)da_vec_at(&v, i), i);
+    uint64_t x = 600;
+    assert_int_equal(da_vec_push(&v, &x), 0);
+    assert_int_equal(da_vec_close(&v), 0);
+}
+
+/* ---- a child that skipped the fork handlers ----------------------------------------------- */
+
+/* A child made by the raw clone system call runs no pthread_atfork handler,
+ * so its copy of the arena is not marked as inherited; closing it must
+ * still leave the parent's lock and file alone (the arena knows the process
+ * that opened it). */
+static int raw_child(void *arg)
+{
+    da_arena *a = arg;
+    C_CHECK(da_arena_close(a) == 0);
+    return 0;
+}
+
+static void raw_clone_child_keeps_lock(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    da_arena *a;
+    assert_int_equal(da_arena_open_fd(&a, fd, NULL), 0);
+    assert_int_equal(da_arena_resize(a, 3 * page), 0);
+    memset(da_arena_base(a), 7, 3 * page);
+    fflush(NULL);
+    long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        t_child_init();
+        t_child_exit(raw_child(a));
+    }
+    int status;
+    assert_int_equal(waitpid((pid_t)pid, &status, 0), (pid_t)pid);
+    t_assert_child_ok(status, "da_arena_close in a raw clone child");
+    da_arena *b;
+    assert_int_equal(da_arena_open_fd(&b, fd, NULL), EWOULDBLOCK); /* still the parent's */
+    assert_int_equal(t_path_size(path), (long long)(3 * page));
+    assert_int_equal(((unsigned char *)da_arena_base(a))[3 * page - 1], 7);
+    assert_int_equal(da_arena_sync(a), 0);
+    assert_int_equal(da_arena_close(a), 0);
+    assert_int_equal(da_arena_open_fd(&b, fd, NULL), 0);
+    assert_int_equal(da_arena_close(b), 0);
+    close(fd);
+    t_rm_rf(dir);
+}
+
 /* The arena's file: no name, 0600 whatever the umask, close-on-exec. */
 static void assert_unnamed_private(const da_arena *a, const char *dir, const char *link_part)
 {
@@ -398,6 +650,12 @@ int main(void)
         cmocka_unit_test(many_resizes_one_mapping),
         cmocka_unit_test(open_fd_keeps_caller_bytes),
         cmocka_unit_test(open_fd_larger_than_reserve),
+        cmocka_unit_test(open_fd_holes),
+        cmocka_unit_test(open_fd_hole_search_fails),
+        cmocka_unit_test(open_fd_reused_meanwhile),
+        cmocka_unit_test(open_fd_not_regular),
+        cmocka_unit_test(own_arena_refuses_allocator),
+        cmocka_unit_test(raw_clone_child_keeps_lock),
         cmocka_unit_test(temp_file_unnamed),
         cmocka_unit_test(temp_file_gone_when_killed),
         cmocka_unit_test(reserve_override),

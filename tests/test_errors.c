@@ -197,6 +197,7 @@ static void einval_allocator_calls(void **state)
     t_snap s;
     t_snap_take(&s, a, NULL);
     assert_int_equal(da_alloc(NULL, 1, 1, &q), DA_EINVAL);
+    assert_int_equal(da_alloc_zeroed(NULL, 1, 1, &q), DA_EINVAL);
     assert_int_equal(da_alloc(a, 1, 1, NULL), DA_EINVAL);
     assert_int_equal(da_alloc_zeroed(a, 1, 1, NULL), DA_EINVAL);
     static const size_t bad_align[] = {0, 3, 6, 100, ((size_t)1 << 40) + 1};
@@ -209,6 +210,7 @@ static void einval_allocator_calls(void **state)
     assert_null(q);
     void *p0 = p;
     assert_int_equal(da_grow(NULL, &p, 100, 200, 8), DA_EINVAL);
+    assert_int_equal(da_grow_zeroed(NULL, &p, 100, 200, 8), DA_EINVAL);
     assert_int_equal(da_grow(a, NULL, 100, 200, 8), DA_EINVAL);
     assert_int_equal(da_grow(a, &p, 100, 99, 8), DA_EINVAL);        /* not a growth */
     assert_int_equal(da_grow_zeroed(a, &p, 100, 99, 8), DA_EINVAL);

@@ -110,6 +110,43 @@ static int reach_open_fd(const char *point, int err)
 }
 
 static int reach_fstat(int err) { return reach_open_fd(FP("fstat"), err); }
+
+/* The holes of a caller's file, looked for with lseek where fallocate is
+ * missing: the open fails, the file keeps its size. */
+static int reach_lseek(int err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(3 * page)), 0);
+    assert_int_equal(pwrite(fd, "x", 1, (off_t)page), 1);
+    da_arena *a;
+    t_fail_always(FP("fallocate"), EOPNOTSUPP);
+    t_fail_once(FP("lseek"), err);
+    int e = da_arena_open_fd(&a, fd, NULL);
+    t_fail_off();
+    close(fd);
+    assert_int_equal(t_path_size(path), 3 * page);
+    unlink(path);
+    return e;
+}
+
+/* The header read of an existing vector file, by da_vec_open and
+ * da_vec_inspect alike. */
+static int reach_pread(int err)
+{
+    da_vec v;
+    assert_int_equal(da_vec_open(&v, path, 8, NULL), 0);
+    assert_int_equal(da_vec_close(&v), 0);
+    uint64_t hash = t_path_hash(path);
+    t_fail_once(FP("pread"), err);
+    int e = da_vec_open(&v, path, 8, NULL);
+    da_file_info in;
+    t_fail_once(FP("pread"), err);
+    assert_int_equal(da_vec_inspect(path, &in), e);
+    assert_true(t_path_hash(path) == hash);
+    unlink(path);
+    return e;
+}
 static int reach_flock(int err) { return reach_open_fd(FP("flock"), err); }
 
 static int reach_new_arena(const char *point, int err)
@@ -189,6 +226,7 @@ static const struct { const char *point; reach_fn fn; int err; } reaches[] = {
     {FP("munmap"), reach_munmap, EBUSY},      {FP("ftruncate"), reach_ftruncate, EIO},
     {FP("fallocate"), reach_fallocate, ENOSPC}, {FP("pwrite"), reach_pwrite, EDQUOT},
     {FP("msync"), reach_msync, EIO},          {FP("fsync"), reach_fsync, EROFS},
+    {FP("lseek"), reach_lseek, EIO},          {FP("pread"), reach_pread, EIO},
 };
 
 static void every_point_reached(void **state)

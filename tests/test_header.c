@@ -376,6 +376,77 @@ static void format_1_kept(void **state)
     }
 }
 
+/* ---- the file changed by another process during the open -------------------------- */
+
+/* What a process that ignores the lock writes between the open's check of
+ * the headers (before anything is mapped) and its reading of the mapping. */
+typedef struct meddler {
+    const char *path;
+    int what; /* 0: headers of another element size, 1: headers zeroed, 2: a stray byte */
+    long long size;
+    uint64_t hash; /* the file as the meddler left it */
+} meddler;
+
+static void meddle(void *arg)
+{
+    meddler *m = arg;
+    int fd = open(m->path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    if (m->what == 2) {
+        assert_int_equal(pwrite(fd, "x", 1, 77), 1);
+    } else {
+        for (size_t at = 0; at <= v2.slot_b; at += v2.slot_b) {
+            header h;
+            assert_int_equal(pread(fd, &h, sizeof h, (off_t)at), (ssize_t)sizeof h);
+            if (m->what == 0) {
+                h.elem_size = 16;
+                h.len /= 2;
+                seal(&h);
+            } else {
+                memset(&h, 0, sizeof h);
+            }
+            assert_int_equal(pwrite(fd, &h, sizeof h, (off_t)at), (ssize_t)sizeof h);
+        }
+    }
+    close(fd);
+    m->size = t_path_size(m->path);
+    m->hash = t_path_hash(m->path);
+}
+
+/* The mapping is checked again: a file whose headers changed to another
+ * element size, or vanished, or an all-zero file that gained a byte, is
+ * refused and left as the other process wrote it (never initialised). */
+static void file_changed_during_open(void **state)
+{
+    files *f = *state;
+    static const char *const what[] = {"headers rewritten for 16-byte elements",
+                                       "headers zeroed", "a byte written into a zero file"};
+    for (int w = 0; w < 3; w++) {
+        if (w == 2) {
+            static const unsigned char zeros[3000];
+            t_write_file(f->path, zeros, sizeof zeros);
+        } else {
+            header a = make_header(&v2, 100, 1), b = make_header(&v2, 300, 2);
+            write_vec_file(f->path, &v2, &a, &b, v2.min_data, 300, v2.min_data + 8 * 400);
+        }
+        meddler m = {f->path, w, 0, 0};
+        t_snap s;
+        t_snap_take(&s, NULL, NULL);
+        t_meanwhile("diskalloc/mmap", 1, meddle, &m, 0);
+        da_vec v;
+        int e = da_vec_open(&v, f->path, 8, NULL);
+        t_fail_off();
+        if (e == 0)
+            assert_int_equal(da_vec_close(&v), 0);
+        if (e != DA_EBADFILE)
+            T_SOFT_FAIL("%s during the open: returned %d, want DA_EBADFILE", what[w], e);
+        t_snap_same(&s, NULL, NULL);
+        if (t_path_size(f->path) != m.size || t_path_hash(f->path) != m.hash)
+            T_SOFT_FAIL("%s during the open: the refused file was changed", what[w]);
+    }
+    t_soft_end();
+}
+
 int main(void)
 {
     t_main_init();
@@ -387,6 +458,7 @@ int main(void)
         T(seq_wraps),
         T(new_file_is_format_2),
         T(format_1_kept),
+        T(file_changed_during_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

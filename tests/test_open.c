@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -255,6 +256,193 @@ static void existing_file_survives_failed_opens(void **state)
     t_soft_end();
 }
 
+/* ---- races with other processes, made deterministic (t_meanwhile) ------------------- */
+
+/* Nobody holds a lock on path: a flock of our own gets it at once. */
+static void expect_unlocked(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    close(fd);
+}
+
+static void other_over_path(void *arg)
+{
+    files *f = arg;
+    assert_int_equal(rename(f->other, f->path), 0);
+}
+
+static void path_removed(void *arg)
+{
+    files *f = arg;
+    assert_int_equal(unlink(f->path), 0);
+}
+
+/* f->other is renamed over f->path at the nth reach of point (which fails
+ * with err, or not when 0): the open returns want, leaks nothing, and leaves
+ * the newcomer at f->path neither changed nor locked. */
+static void open_while_swapped_in(files *f, const char *point, unsigned n, int err, int want)
+{
+    long long size = t_path_size(f->other);
+    uint64_t hash = t_path_hash(f->other);
+    t_snap s;
+    t_snap_take(&s, NULL, NULL);
+    t_meanwhile(point, n, other_over_path, f, err);
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, want);
+    t_snap_same(&s, NULL, NULL);
+    assert_int_equal(t_path_size(f->path), size);
+    assert_true(t_path_hash(f->path) == hash);
+    expect_unlocked(f->path);
+}
+
+/* The path is renamed over between the O_PATH probe and the open: the file
+ * opened is not the one probed (it could be a FIFO or a tty by now), so the
+ * open is refused. */
+static void replaced_between_probe_and_open(void **state)
+{
+    files *f = *state;
+    make_vector_file(f->path, 10);
+    make_vector_file(f->other, 30);
+    open_while_swapped_in(f, "diskalloc/open", 2, 0, DA_EBADFILE); /* 1: the probe, 2: the open */
+    reopen_expect(f->path, 30);
+}
+
+/* Another process creates the file between the probe (ENOENT) and our
+ * O_EXCL create: the open takes the file it finds, which is not ours to
+ * remove, even when the open then fails. */
+static void created_meanwhile_is_theirs(void **state)
+{
+    files *f = *state;
+    make_vector_file(f->other, 40);
+    t_meanwhile("diskalloc/open", 2, other_over_path, f, 0); /* 2: the O_EXCL create */
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, 0);
+    assert_int_equal(v.len, 40);
+    assert_int_equal(da_vec_close(&v), 0);
+
+    assert_int_equal(rename(f->path, f->other), 0);
+    long long size = t_path_size(f->other);
+    uint64_t hash = t_path_hash(f->other);
+    t_meanwhile("diskalloc/open", 2, other_over_path, f, 0);
+    t_fail_once("diskalloc/mmap", ENOMEM);
+    e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, ENOMEM);
+    assert_int_equal(t_path_size(f->path), size);
+    assert_true(t_path_hash(f->path) == hash);
+    expect_unlocked(f->path);
+}
+
+/* A file the open created is replaced (or removed) by someone else before
+ * the open fails: the undo removes only the file it created. */
+static void undo_removes_only_its_own_file(void **state)
+{
+    files *f = *state;
+    make_vector_file(f->other, 50);
+    open_while_swapped_in(f, "diskalloc/mmap", 1, ENOMEM, ENOMEM);
+    assert_int_equal(unlink(f->path), 0);
+
+    t_snap s;
+    t_snap_take(&s, NULL, NULL);
+    t_meanwhile("diskalloc/mmap", 1, path_removed, f, ENOMEM);
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, ENOMEM);
+    t_snap_same(&s, NULL, NULL);
+    assert_int_equal(t_dir_entries(f->dir), 0);
+}
+
+/* An existing all-zero file (a creation cut short) whose first header fails
+ * to sync is put back, all zeros, even when a truncation of the undo fails:
+ * the next open starts afresh. */
+static void undo_of_zero_file_keeps_it_zero(void **state)
+{
+    files *f = *state;
+    static const unsigned char zeros[100];
+    for (unsigned fail_at = 1; fail_at <= 3; fail_at++) { /* 1: none; 2, 3: the undo's */
+        t_write_file(f->path, zeros, sizeof zeros);
+        t_fail_once("diskalloc/fsync", EIO);
+        if (fail_at > 1)
+            t_fail_nth("diskalloc/ftruncate", EIO, fail_at); /* 1: the growth */
+        da_vec v;
+        int e = da_vec_open(&v, f->path, 8, NULL);
+        t_fail_off();
+        assert_int_equal(e, EIO);
+        long long size = t_path_size(f->path);
+        static unsigned char buf[1 << 16];
+        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        ssize_t r = read(fd, buf, sizeof buf);
+        close(fd);
+        assert_int_equal(r, size);
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i])
+                fail_msg("undo with truncation %u failing: byte %zd of %lld is %d", fail_at, i,
+                         size, buf[i]);
+        if (fail_at == 1)
+            assert_int_equal(size, (long long)sizeof zeros);
+        expect_unlocked(f->path);
+        assert_int_equal(da_vec_open(&v, f->path, 8, NULL), 0);
+        assert_int_equal(v.len, 0);
+        assert_int_equal(da_vec_close(&v), 0);
+    }
+}
+
+/* A new file's directory is synced whatever the path looks like: "file"
+ * (the working directory) and "/file" (the root: in a child, chrooted into
+ * the scratch directory, which root may do). */
+static int root_file_child(void *arg)
+{
+    files *f = arg;
+    int real_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    C_CHECK(real_root >= 0);
+    if (chroot(f->dir) != 0)
+        return 77;
+    C_CHECK(chdir("/") == 0);
+    da_vec v;
+    uint64_t x = value(0);
+    int e = da_vec_open(&v, "/root.davec", 8, NULL);
+    if (e != 0)
+        fprintf(stderr, "da_vec_open(\"/root.davec\") in a chroot returned %d\n", e);
+    C_CHECK(e == 0);
+    C_CHECK(da_vec_push(&v, &x) == 0);
+    C_CHECK(da_vec_close(&v) == 0);
+    /* back out of the chroot, so the coverage counters reach the build tree */
+    C_CHECK(fchdir(real_root) == 0 && chroot(".") == 0);
+    return 0;
+}
+
+static void new_file_paths(void **state)
+{
+    files *f = *state;
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir), 0);
+    da_vec v;
+    int e = da_vec_open(&v, "rel.davec", 8, NULL);
+    if (e == 0)
+        assert_int_equal(da_vec_close(&v), 0);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(e, 0);
+    char rel[PATH_MAX + 16];
+    snprintf(rel, sizeof rel, "%s/rel.davec", f->dir);
+    assert_true(t_path_size(rel) > 0);
+
+    int status = t_child(root_file_child, f);
+    char root[PATH_MAX + 16];
+    snprintf(root, sizeof root, "%s/root.davec", f->dir);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        T_SKIP("chroot refused (not root): \"/file\" not tried");
+    t_assert_child_ok(status, "da_vec_open(\"/root.davec\") in a chroot");
+    reopen_expect(root, 1);
+}
+
 /* ---- C10: paths that are not regular files ---------------------------------------------- */
 
 /* DA_EBADFILE, with no descriptor, mapping or directory entry left, and the
@@ -490,6 +678,11 @@ int main(void)
         T(first_header_fsync_fails),
         T(every_failing_step_creates_nothing),
         T(existing_file_survives_failed_opens),
+        T(replaced_between_probe_and_open),
+        T(created_meanwhile_is_theirs),
+        T(undo_removes_only_its_own_file),
+        T(undo_of_zero_file_keeps_it_zero),
+        T(new_file_paths),
         T(non_regular_paths_are_badfile),
         T(pty_is_badfile_without_ctty),
         T(malformed_reserve_is_einval),
