@@ -108,7 +108,8 @@ int da_arena_open(da_arena **out, const da_config *cfg);
  *   caller's own flock or an arena already open over fd); ENOSPC/EDQUOT (the
  *   file's holes do not fit on the disk; the file is unchanged, though blocks
  *   allocated before the error may stay allocated); ENOMEM; errno of
- *   open(/proc/self/fd/N: ENOENT without /proc)/fstat/flock/fallocate/pwrite/mmap. */
+ *   open(/proc/self/fd/N: ENOENT without /proc)/fstat/flock/fallocate/lseek/
+ *   pwrite/mmap; EFBIG (holes past ulimit -f where fallocate is missing). */
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
 
 /** Unmap, close the file and free the arena.  Does not sync: call
@@ -215,8 +216,8 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  *   file); EWOULDBLOCK; DA_EINVAL; DA_ECAPACITY (file larger than the
  *   reserve, or a reserve below 8 KiB); ELOOP; ENOSPC/EDQUOT (holes that do
  *   not fit); EFBIG (holes past ulimit -f on a file system without
- *   fallocate); errno of open/flock/fstat/pread/mmap/fallocate/ftruncate/
- *   pwrite/msync/fsync. */
+ *   fallocate); errno of open/flock/fstat/pread/lseek/mmap/fallocate/
+ *   ftruncate/pwrite/msync/fsync. */
 int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg);
 /** Release the vector.  A persistent vector is synced first and its
  * error returned.  An own arena is closed; in a shared arena the block is
