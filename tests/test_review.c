@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -311,6 +313,191 @@ static void unchanged_open_close_writes_nothing(void **state)
     t_rm_rf(dir);
 }
 
+/* ---- the second review ------------------------------------------------------ */
+
+struct other { const char *path; int elems; };
+
+/* another handle opens the file, fills it, syncs and closes, meanwhile */
+static void other_handle_fills(void *arg)
+{
+    const struct other *o = arg;
+    da_vec w;
+    da_config c = t_config((size_t)1 << 30, NULL);
+    if (da_vec_open(&w, o->path, 8, &c) != 0)
+        return;
+    for (uint64_t i = w.len; i < (uint64_t)o->elems; i++)
+        (void)da_vec_push(&w, &i);
+    (void)da_vec_close(&w);
+}
+
+/* A file this call created but another handle set up and synced before our
+ * lock is theirs: a failure of ours never removes it. */
+static void created_file_used_meanwhile_is_kept(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v", dir);
+    struct other o = {path, 1000};
+    t_meanwhile("diskalloc/flock", 1, other_handle_fills, &o, 0);
+    da_config small = t_config(16 << 10, NULL); /* too small for what the other handle writes */
+    da_vec v;
+    int e = da_vec_open(&v, path, 8, &small);
+    t_fail_off();
+    assert_int_equal(e, DA_ECAPACITY);
+    assert_true(t_path_size(path) > 0);
+    assert_int_equal(da_vec_open(&v, path, 8, NULL), 0);
+    assert_int_equal(v.len, 1000);
+    assert_int_equal(da_vec_close(&v), 0);
+    t_rm_rf(dir);
+}
+
+static void unlink_meanwhile(void *arg) { unlink((const char *)arg); }
+
+/* An open never hands back a vector over a file that lost its name before
+ * the lock was ours: what it syncs must reopen at the path. */
+static void open_never_returns_a_nameless_file(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v", dir);
+    t_meanwhile("diskalloc/flock", 1, unlink_meanwhile, path, 0);
+    da_vec v;
+    int e = da_vec_open(&v, path, 8, NULL);
+    t_fail_off();
+    if (e == 0) {
+        for (uint64_t i = 0; i < 10; i++)
+            assert_int_equal(da_vec_push(&v, &i), 0);
+        assert_int_equal(da_vec_close(&v), 0);
+        assert_int_equal(da_vec_open(&v, path, 8, NULL), 0);
+        size_t len = v.len;
+        assert_int_equal(da_vec_close(&v), 0);
+        if (len != 10)
+            fail_msg("the open succeeded over a file that lost its name: reopen shows %zu, not 10",
+                     len);
+    }
+    t_rm_rf(dir);
+}
+
+/* Undoing a failed init of an existing all-zero file never grows it past
+ * ulimit -f: EFBIG, the file as it was, no SIGXFSZ. */
+static int undo_child(void *arg)
+{
+    const char *path = arg;
+    struct rlimit rl = {4096, RLIM_INFINITY};
+    C_CHECK(signal(SIGXFSZ, SIG_DFL) != SIG_ERR);
+    C_CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    da_vec v;
+    C_CHECK(da_vec_open(&v, path, 8, NULL) == EFBIG);
+    C_CHECK(t_path_size(path) == 5000);
+    return 0;
+}
+
+static void undo_respects_fsize(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v", dir);
+    static const char zeros[5000];
+    t_write_file(path, zeros, sizeof zeros);
+    t_assert_child_ok(t_child(undo_child, path), "failed open of a 5000-byte zero file, ulimit -f 4096");
+    t_rm_rf(dir);
+}
+
+struct swap { const char *path, *fifo; };
+static void fifo_over_path(void *arg)
+{
+    const struct swap *w = arg;
+    (void)rename(w->fifo, w->path);
+}
+
+/* A FIFO renamed over the path after the probe is still never opened. */
+static void swapped_in_fifo_never_opened(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16], fifo[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v", dir);
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    const char *calls[] = {"vec_open", "inspect"};
+    for (int k = 0; k < 2; k++) {
+        t_write_file(path, "", 0);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(in >= 0);
+        assert_true(inotify_add_watch(in, fifo, IN_OPEN) >= 0);
+        struct swap w = {path, fifo};
+        t_meanwhile("diskalloc/fstat", 1, fifo_over_path, &w, 0); /* the probe's fstat */
+        da_vec v;
+        da_file_info info;
+        int e = k == 0 ? da_vec_open(&v, path, 8, NULL) : da_vec_inspect(path, &info);
+        t_fail_off();
+        if (k == 0 && e == 0)
+            assert_int_equal(da_vec_close(&v), 0);
+        char ev[4096];
+        ssize_t n = read(in, ev, sizeof ev);
+        close(in);
+        if (n > 0)
+            T_SOFT_FAIL("%s: the FIFO swapped in after the probe was opened (returned %d)",
+                        calls[k], e);
+        unlink(path);
+    }
+    t_soft_end();
+    t_rm_rf(dir);
+}
+
+/* A child made by clone() directly (no fork handlers) closing its copy of a
+ * persistent vector writes nothing into the parent's file. */
+static void clone_child_close_writes_nothing(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    t_scratch(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/v", dir);
+    da_config c = t_config((size_t)1 << 20, NULL);
+    da_vec v;
+    assert_int_equal(da_vec_open(&v, path, 8, &c), 0);
+    uint64_t x = 1;
+    assert_int_equal(da_vec_push(&v, &x), 0);
+    assert_int_equal(da_vec_sync(&v), 0);
+    assert_int_equal(da_vec_push(&v, &x), 0); /* unsynced */
+    uint64_t h = t_path_hash(path);
+    fflush(NULL);
+    long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        t_child_init();
+        t_child_exit(da_vec_close(&v) == 0 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid((pid_t)pid, &status, 0), (pid_t)pid);
+    t_assert_child_ok(status, "da_vec_close in a raw clone child");
+    if (t_path_hash(path) != h)
+        fail_msg("a clone child's close changed the parent's file");
+    assert_int_equal(da_vec_close(&v), 0);
+    t_rm_rf(dir);
+}
+
+/* The address-space text only after a reservation: not after an open's ENOMEM. */
+static void enomem_text_after_inspect(void **state)
+{
+    (void)state;
+    if (t_under_valgrind())
+        T_SKIP("valgrind cannot try a 2^62-byte reservation in reasonable time");
+    da_config big = t_config((size_t)1 << 62, NULL);
+    da_arena *a;
+    assert_int_equal(da_arena_open(&a, &big), ENOMEM);
+    assert_non_null(strstr(da_strerror(ENOMEM), "address space"));
+    da_file_info info;
+    t_fail_once("diskalloc/open", ENOMEM);
+    assert_int_equal(da_vec_inspect("/", &info), ENOMEM);
+    t_fail_off();
+    if (strstr(da_strerror(ENOMEM), "address space"))
+        fail_msg("ENOMEM from da_vec_inspect's open is described as: %s", da_strerror(ENOMEM));
+}
+
 int main(void)
 {
     t_main_init();
@@ -325,6 +512,12 @@ int main(void)
         cmocka_unit_test(next_header_spares_the_copy_in_force),
         cmocka_unit_test(own_arena_close_refused),
         cmocka_unit_test(unchanged_open_close_writes_nothing),
+        cmocka_unit_test(created_file_used_meanwhile_is_kept),
+        cmocka_unit_test(open_never_returns_a_nameless_file),
+        cmocka_unit_test(undo_respects_fsize),
+        cmocka_unit_test(swapped_in_fifo_never_opened),
+        cmocka_unit_test(clone_child_close_writes_nothing),
+        cmocka_unit_test(enomem_text_after_inspect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
