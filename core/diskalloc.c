@@ -115,6 +115,13 @@ static void registry_remove(da_arena *a)
     pthread_mutex_unlock(&da_registry_lock);
 }
 
+/* A copy inherited by a child: marked by the fork handler, or made by a
+ * clone() that skipped the handlers (noticed at close, by its pid). */
+static int inherited(const da_arena *a)
+{
+    return a->blocked == DA_EFORKED || a->pid != getpid();
+}
+
 /* 0 when the arena may change its file, else the code a write returns. */
 static int refusal(const da_arena *a)
 {
@@ -520,14 +527,27 @@ static int same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* A new open file description of the file behind fd: through
+ * /proc/thread-self (a thread may have its own descriptor table), else
+ * /proc/self (kernels before 3.17).  -1 with errno on failure. */
+static int proc_reopen(int fd, int flags)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/thread-self/fd/%d", fd);
+    int own = DA_FP("open") ? -1 : open(path, flags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (own < 0 && errno == ENOENT) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        own = DA_FP("open") ? -1 : open(path, flags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    }
+    return own;
+}
+
 /* The library's own open file description of the file behind fd.  A dup
  * would share the caller's description: its O_APPEND (which turns pwrite
  * into appends) and its flock, which our unlock would release. */
 static int reopen_fd(int fd, const struct stat *st, int *out)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int own = DA_FP("open") ? -1 : open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    int own = proc_reopen(fd, O_RDWR);
     if (own < 0)
         return sys_err();
     struct stat now;
@@ -582,14 +602,14 @@ int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg)
 static int arena_close(da_arena *a)
 {
     /* a forked child's copy: the file, its size and its lock are the parent's */
-    int forked = a->blocked == DA_EFORKED || a->pid != getpid();
+    int forked = inherited(a);
     int e = forked ? 0 : a->sticky;
     /* A failed munmap can only leak the range; the arena is gone anyway. */
     int r = DA_FP("munmap");
     if (r == 0)
         r = munmap(a->base, a->reserved);
     if (r != 0)
-        e = e ? e : errno;
+        e = e ? e : sys_err();
     if (forked)
         close(a->fd);
     else
@@ -1172,26 +1192,37 @@ static unsigned vec_version(const da_vec *v)
 /* open(2) of a path that is not a regular file can have side effects (a
  * terminal becomes the controlling one, a FIFO or a device blocks): probe
  * with O_PATH first, then open and check it is the same file. */
-static int probe_regular(const char *path, struct stat *st)
+static int probe_regular(const char *path, struct stat *st, int *probe_out)
 {
     int probe = DA_FP("open") ? -1 : open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (probe < 0)
-        return errno;
+        return sys_err();
     int e = stat_fd(probe, st);
-    close(probe);
     if (e == 0 && S_ISLNK(st->st_mode))
         e = ELOOP;
     else if (e == 0 && !S_ISREG(st->st_mode))
         e = DA_EBADFILE;
-    return e;
+    if (e != 0) {
+        close(probe);
+        return e;
+    }
+    *probe_out = probe;
+    return 0;
 }
 
-static int open_same(const char *path, int access, const struct stat *st, int *fd_out)
+/* The probed file itself, opened for access through its O_PATH descriptor,
+ * so that a FIFO or device renamed over the path since the probe is never
+ * opened.  Without /proc, by path, checked to be the same file (then a swap
+ * in between can reach the newcomer's open, never its use). */
+static int open_probed(int probe, const char *path, int access, const struct stat *st,
+                       int *fd_out)
 {
-    int fd = DA_FP("open") ? -1
+    int fd = proc_reopen(probe, access);
+    if (fd < 0 && errno == ENOENT)
+        fd = DA_FP("open") ? -1
                            : open(path, access | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return errno;
+        return sys_err();
     struct stat now;
     int e = stat_fd(fd, &now);
     if (e == 0 && !same_file(st, &now))
@@ -1207,7 +1238,7 @@ static int open_same(const char *path, int access, const struct stat *st, int *f
 static int open_vec_file(const char *path, int *fd_out, int *created)
 {
     struct stat st;
-    int e = probe_regular(path, &st);
+    int probe = -1, e = probe_regular(path, &st, &probe);
     if (e == ENOENT) {
         int fd = DA_FP("open") ? -1
                                : open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -1218,10 +1249,14 @@ static int open_vec_file(const char *path, int *fd_out, int *created)
             return 0;
         }
         if (errno != EEXIST) /* else created meanwhile by someone else: probe it */
-            return errno;
-        e = probe_regular(path, &st);
+            return sys_err();
+        e = probe_regular(path, &st, &probe);
     }
-    return e ? e : open_same(path, O_RDWR, &st, fd_out);
+    if (e != 0)
+        return e;
+    e = open_probed(probe, path, O_RDWR, &st, fd_out);
+    close(probe);
+    return e;
 }
 
 /* A new file's directory entry is durable only once its directory is
@@ -1276,35 +1311,46 @@ static int vec_precheck(int fd, size_t size, size_t elem_size, size_t page)
 
 /* Undo what a failed open made: a file it created is removed (and the
  * removal synced, best effort: the header sync may have made the entry
- * durable); an existing empty or all-zero file it began to initialise is put
- * back to its size, all zeros. */
-static void undo_open(const char *path, int fd, const struct stat *st, int created, int fresh)
+ * durable); an existing empty or all-zero file it began to initialise gets
+ * its zeros and its size back.  The header copies are cleared through the
+ * mapping, not written: no write(2) that ulimit -f could turn into SIGXFSZ,
+ * and the file only shrinks. */
+static void undo_open(const char *path, da_arena *a, const struct stat *st, int created,
+                      int fresh)
 {
     if (created) {
         unlink_created(path, st);
         (void)sync_parent(path);
-    } else if (fresh) {
-        if (sys_ftruncate(fd, 0) == 0 && sys_ftruncate(fd, (size_t)st->st_size) == 0)
-            (void)sys_fsync(fd);
+        return;
     }
+    if (!fresh)
+        return;
+    size_t slots[2] = {0, a->slot_b};
+    for (int i = 0; i < 2; i++)
+        if (slots[i] + sizeof(da_header) <= a->size)
+            memset(a->base + slots[i], 0, sizeof(da_header));
+    size_t orig = (size_t)st->st_size;
+    if (sync_range(a, 0, min_size(a->size, DA_HDR_DATA_V2)) == 0 &&
+        (a->size == orig || sys_ftruncate(a->fd, orig) == 0))
+        (void)sys_fsync(a->fd);
 }
 
-int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
+/* The path still names the file this open locked: it was not removed or
+ * replaced between the open and the lock (a vector over a file without a
+ * name would sync into nowhere). */
+static int still_named(const char *path, const struct stat *st)
 {
-    if (!v)
-        return DA_EINVAL;
-    memset(v, 0, sizeof *v);
-    if (!path || elem_size == 0)
-        return DA_EINVAL;
-    da_failed_reserve = 0;
-    size_t reserved, page = page_size();
-    int e = config_check(cfg, page, &reserved);
-    if (e == 0 && reserved < max_size(DA_HDR_DATA_V2, page))
-        e = DA_ECAPACITY; /* not even room for the headers */
-    if (e != 0)
-        return e;
+    struct stat at;
+    return st->st_nlink > 0 && lstat(path, &at) == 0 && same_file(st, &at);
+}
+
+/* One attempt; DA_RETRY when the file was removed or replaced meanwhile. */
+#define DA_RETRY (-1) /* internal only: no DA_E* code or errno has this value */
+static int vec_open_once(da_vec *v, const char *path, size_t elem_size, const da_config *cfg,
+                         size_t reserved, size_t page)
+{
     int fd = -1, created = 0;
-    e = open_vec_file(path, &fd, &created);
+    int e = open_vec_file(path, &fd, &created);
     if (e != 0)
         return e;
     struct stat st;
@@ -1320,16 +1366,22 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
         close(fd); /* never locked */
         return e;
     }
-    /* the size under the lock: the last holder may have grown or shrunk it */
+    /* the file under the lock: the last holder may have grown or shrunk it,
+     * removed it, or (for a file this call created) set it up as a vector:
+     * then it is theirs, never ours to remove */
     e = stat_fd(fd, &st);
+    if (e == 0 && !still_named(path, &st))
+        e = DA_RETRY;
+    if (e == 0 && created && st.st_size != 0)
+        created = 0;
     if (e == 0)
         e = vec_precheck(fd, (size_t)st.st_size, elem_size, page);
     da_arena *a = NULL;
     if (e == 0)
         e = arena_new(&a, fd, (size_t)st.st_size, reserved, cfg);
     if (e != 0) {
-        if (created) /* before the lock goes */
-            undo_open(path, fd, &st, created, 0);
+        if (created && e != DA_RETRY) /* before the lock goes */
+            undo_open(path, NULL, &st, created, 0);
         release_fd(fd);
         return e;
     }
@@ -1340,7 +1392,7 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     if (e == 0 && fresh)
         e = sync_parent(path);
     if (e != 0) {
-        undo_open(path, fd, &st, created, fresh); /* before the lock goes with the arena */
+        undo_open(path, a, &st, created, fresh); /* before the lock goes with the arena */
         (void)arena_close(a); /* the error that matters is e */
         memset(v, 0, sizeof *v);
         return e;
@@ -1348,6 +1400,30 @@ int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *
     a->used = v->head_ + v->bytes_;
     v->data = vec_home(v);
     return 0;
+}
+
+int da_vec_open(da_vec *v, const char *path, size_t elem_size, const da_config *cfg)
+{
+    if (!v)
+        return DA_EINVAL;
+    memset(v, 0, sizeof *v);
+    if (!path || elem_size == 0)
+        return DA_EINVAL;
+    da_failed_reserve = 0;
+    size_t reserved, page = page_size();
+    int e = config_check(cfg, page, &reserved);
+    if (e == 0 && reserved < max_size(DA_HDR_DATA_V2, page))
+        e = DA_ECAPACITY; /* not even room for the headers */
+    /* a file removed or replaced between its open and its lock: open what
+     * the path names now; a path that keeps changing is busy */
+    for (int tries = 0; e == 0 || e == DA_RETRY; tries++) {
+        if (tries == 8)
+            return EWOULDBLOCK;
+        e = vec_open_once(v, path, elem_size, cfg, reserved, page);
+        if (e == 0)
+            return 0;
+    }
+    return e;
 }
 
 int da_vec_sync(da_vec *v)
@@ -1388,7 +1464,7 @@ int da_vec_close(da_vec *v)
 {
     if (!v || !v->arena_)
         return 0;
-    int forked = v->arena_->blocked == DA_EFORKED;
+    int forked = inherited(v->arena_);
     int e = v->persistent_ && !forked ? da_vec_sync(v) : 0;
     if (v->own_arena_) {
         int c = arena_close(v->arena_);
@@ -1417,11 +1493,14 @@ int da_vec_inspect(const char *path, da_file_info *out)
         return DA_EINVAL;
     memset(out, 0, sizeof *out);
     out->in_force = -1;
+    da_failed_reserve = 0;
     /* never opens what is not a regular file (see open_vec_file), never writes */
     struct stat st;
-    int fd = -1, e = probe_regular(path, &st);
-    if (e == 0)
-        e = open_same(path, O_RDONLY, &st, &fd);
+    int probe = -1, fd = -1, e = probe_regular(path, &st, &probe);
+    if (e == 0) {
+        e = open_probed(probe, path, O_RDONLY, &st, &fd);
+        close(probe);
+    }
     if (e != 0)
         return e;
     unsigned char buf[DA_HDR_DATA_V2];

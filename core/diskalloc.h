@@ -64,8 +64,10 @@ extern "C" {
 const char *da_strerror(int err);
 
 /** da_config.flags: grow the file with ftruncate only, as the Rust crate
- * diskallocator does.  Growth is then sparse: on a full disk a later store
- * into the vector kills the process with SIGBUS.  Unsafe; for comparison. */
+ * diskallocator does, and leave a file's holes as they are at open.  Growth
+ * is then sparse: on a full disk any store into the file — yours, or the
+ * library's own header writes of a persistent vector — kills the process
+ * with SIGBUS.  Unsafe; for comparison. */
 #define DA_SPARSE 1u
 
 typedef struct da_config {
@@ -277,7 +279,9 @@ typedef struct da_header_info {
 typedef struct da_file_info {
     size_t file_size;
     int in_force;                 /**< index in copies[] of the copy in force, -1: none valid */
-    da_header_info copies[2];     /**< copy A (offset 0) and copy B (512 in format 1, 4096 in 2) */
+    da_header_info copies[2];     /**< copy A (offset 0) and copy B (512 in format 1, 4096 in 2;
+                                       when A is invalid and neither place holds a valid B,
+                                       copies[1] shows what lies at 4096) */
     unsigned version;             /**< from the copy in force (0 when none) */
     size_t elem_size, len, data_off, cap;
 } da_file_info;
