@@ -1330,8 +1330,8 @@ static void undo_open(const char *path, da_arena *a, const struct stat *st, int 
         if (slots[i] + sizeof(da_header) <= a->size)
             memset(a->base + slots[i], 0, sizeof(da_header));
     size_t orig = (size_t)st->st_size;
-    if (sync_range(a, 0, min_size(a->size, DA_HDR_DATA_V2)) == 0 &&
-        (a->size == orig || sys_ftruncate(a->fd, orig) == 0))
+    (void)sync_range(a, 0, min_size(a->size, DA_HDR_DATA_V2)); /* best effort, as the rest */
+    if (a->size == orig || sys_ftruncate(a->fd, orig) == 0)
         (void)sys_fsync(a->fd);
 }
 

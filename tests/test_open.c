@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fiu-control.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +676,150 @@ static void push_fast_null_is_einval(void **state)
     t_soft_end();
 }
 
+/* ---- the path changes between the open and the lock -------------------------- */
+
+static void rename_away(void *arg)
+{
+    const files *f = arg;
+    (void)rename(f->path, f->other); /* still linked, no longer at the path */
+}
+
+static void hardlink_then_replace(void *arg)
+{
+    const files *f = arg;
+    char keep[PATH_MAX + 32];
+    snprintf(keep, sizeof keep, "%s.keep", f->other);
+    (void)link(f->path, keep); /* the file keeps a name, elsewhere */
+    int fd = open(f->other, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    (void)rename(f->other, f->path); /* an empty newcomer at the path */
+}
+
+/* The file the open locked no longer sits at the path (renamed away, or
+ * another file renamed over it while it keeps a name elsewhere): the open
+ * starts over with what the path names now. */
+static void path_changed_before_lock_starts_over(void **state)
+{
+    files *f = *state;
+    void (*moves[])(void *) = {rename_away, hardlink_then_replace};
+    for (int i = 0; i < 2; i++) {
+        make_vector_file(f->path, 10);
+        t_meanwhile("diskalloc/flock", 1, moves[i], f, 0);
+        da_vec v;
+        int e = da_vec_open(&v, f->path, 8, NULL);
+        t_fail_off();
+        assert_int_equal(e, 0);
+        assert_int_equal(v.len, 0); /* a new or empty file, not the one moved away */
+        uint64_t x = 5;
+        assert_int_equal(da_vec_push(&v, &x), 0);
+        assert_int_equal(da_vec_close(&v), 0);
+        reopen_expect(f->path, 1);
+        unlink(f->path);
+        unlink(f->other);
+    }
+}
+
+/* A path that keeps changing under every open is busy: EWOULDBLOCK, after a
+ * bounded number of attempts, and nothing left of ours. */
+static const char *busy_path;
+static int unlink_every_time(const char *name, int *failnum, void **failinfo, unsigned *flags)
+{
+    (void)name, (void)failnum, (void)failinfo, (void)flags;
+    (void)unlink(busy_path);
+    return 0;
+}
+
+static void path_that_keeps_changing_is_busy(void **state)
+{
+    files *f = *state;
+    busy_path = f->path;
+    t_fiu_init();
+    assert_int_equal(fiu_enable_external("diskalloc/flock", 1, NULL, 0, unlink_every_time), 0);
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    fiu_disable("diskalloc/flock");
+    assert_int_equal(e, EWOULDBLOCK);
+    assert_null(v.arena_);
+    assert_int_equal(t_path_size(f->path), -1);
+}
+
+/* Without /proc/thread-self (kernels before 3.17) /proc/self serves; without
+ * /proc at all, the probed path is opened again and checked to be the same
+ * file.  Simulated by failing those opens with ENOENT. */
+static unsigned enoent_from, enoent_to, open_reach, eacces_at;
+static int enoent_range(const char *name, int *failnum, void **failinfo, unsigned *flags)
+{
+    (void)name, (void)flags;
+    open_reach++;
+    int err = open_reach == eacces_at ? EACCES
+              : open_reach >= enoent_from && open_reach <= enoent_to ? ENOENT : 0;
+    if (err == 0)
+        return 0;
+    *failnum = 1;
+    *failinfo = (void *)(intptr_t)err;
+    return 1;
+}
+
+static void without_proc(void **state)
+{
+    files *f = *state;
+    make_vector_file(f->path, 7);
+    t_fiu_init();
+    /* da_vec_open: 1 the probe, 2 /proc/thread-self, 3 /proc/self, 4 the path */
+    struct { unsigned from, to; } cases[] = {{2, 2}, {2, 3}};
+    for (size_t i = 0; i < 2; i++) {
+        open_reach = 0, enoent_from = cases[i].from, enoent_to = cases[i].to;
+        assert_int_equal(fiu_enable_external("diskalloc/open", 1, NULL, 0, enoent_range), 0);
+        da_vec v;
+        int e = da_vec_open(&v, f->path, 8, NULL);
+        fiu_disable("diskalloc/open");
+        assert_int_equal(e, 0);
+        assert_int_equal(v.len, 7);
+        assert_int_equal(da_vec_close(&v), 0);
+    }
+    /* the open by path fails in its turn: its error, nothing changed */
+    open_reach = 0, enoent_from = 2, enoent_to = 3, eacces_at = 4;
+    uint64_t h = t_path_hash(f->path);
+    assert_int_equal(fiu_enable_external("diskalloc/open", 1, NULL, 0, enoent_range), 0);
+    da_vec w;
+    int ew = da_vec_open(&w, f->path, 8, NULL);
+    fiu_disable("diskalloc/open");
+    eacces_at = 0;
+    assert_int_equal(ew, EACCES);
+    assert_true(t_path_hash(f->path) == h);
+    /* da_arena_open_fd: 1 /proc/thread-self, 2 /proc/self */
+    int fd = open(f->path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    open_reach = 0, enoent_from = 1, enoent_to = 1;
+    assert_int_equal(fiu_enable_external("diskalloc/open", 1, NULL, 0, enoent_range), 0);
+    da_arena *a;
+    int e = da_arena_open_fd(&a, fd, NULL);
+    fiu_disable("diskalloc/open");
+    assert_int_equal(e, 0);
+    assert_int_equal(da_arena_close(a), 0);
+    close(fd);
+}
+
+/* Without /proc, a file swapped in at the path between the probe and the
+ * open by path is refused, not used. */
+static void swap_on_fourth_open(void *arg) { other_over_path(arg); }
+static void without_proc_swap_is_refused(void **state)
+{
+    files *f = *state;
+    make_vector_file(f->path, 7);
+    make_vector_file(f->other, 9);
+    t_fiu_init();
+    open_reach = 0, enoent_from = 2, enoent_to = 3;
+    assert_int_equal(fiu_enable_external("diskalloc/open", 1, NULL, 0, enoent_range), 0);
+    t_meanwhile("diskalloc/fstat", 1, swap_on_fourth_open, f, 0); /* the probe's fstat */
+    da_vec v;
+    int e = da_vec_open(&v, f->path, 8, NULL);
+    t_fail_off();
+    assert_int_equal(e, DA_EBADFILE);
+    reopen_expect(f->path, 9);
+}
+
 int main(void)
 {
     t_main_init();
@@ -695,6 +840,10 @@ int main(void)
         T(malformed_reserve_is_einval),
         T(valid_reserve_values),
         T(push_fast_null_is_einval),
+        T(path_changed_before_lock_starts_over),
+        T(path_that_keeps_changing_is_busy),
+        T(without_proc),
+        T(without_proc_swap_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
