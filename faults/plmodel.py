@@ -63,6 +63,27 @@ def parse_log(logdir):
     return snaps, results
 
 
+def outside_calls(logdir):
+    """{path: {kind: count}}: the durability calls the recorder saw on files
+    outside the run directory ("O KIND PATH" lines), which it does not record."""
+    out = {}
+    try:
+        f = open(os.path.join(logdir, "events"), "r", errors="replace")
+    except OSError:
+        return out
+    with f:
+        for line in f:
+            if line.startswith("O "):
+                parts = line.rstrip("\n").split(" ", 2)
+                if len(parts) == 3:
+                    kinds = out.setdefault(parts[2], {})
+                    kinds[parts[1]] = kinds.get(parts[1], 0) + 1
+    return out
+
+
+AUTOMATIC = ("begin", "exit", "mark")  # snapshots the recorder takes on its own
+
+
 def pages_of(size):
     return (size + PAGE - 1) // PAGE
 
