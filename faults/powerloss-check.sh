@@ -126,11 +126,13 @@ fi
 # --allow-outside (then a warning, and the run goes on)
 elsewhere=$(mktemp -d "${TMPDIR:-/tmp}/powerloss-outside.XXXXXX")
 explore outside 2 --cmd "$demo bad $elsewhere/x.db 40 8" --verify "$demo verify $elsewhere/x.db"
-grep -q "outside the run directory.*$elsewhere/x.db" "$out/outside.log"
+grep -q "error:.*outside the run directory" "$out/outside.log" &&
+    grep -q "^powerloss:   $elsewhere/x.db (fsync" "$out/outside.log"
 tap "powerloss-outside-names-the-file" $? "see $out/outside.log"
 rm -f "$elsewhere/x.db"
 explore outside-allowed 0 --allow-outside --cmd "$demo bad $elsewhere/x.db 40 8" --verify "$demo verify $elsewhere/x.db"
-grep -q "warning:.*outside the run directory.*$elsewhere/x.db" "$out/outside-allowed.log"
+grep -q "warning:.*outside the run directory" "$out/outside-allowed.log" &&
+    grep -q "^powerloss:   $elsewhere/x.db (fsync" "$out/outside-allowed.log"
 tap "powerloss-outside-allowed-warns" $? "see $out/outside-allowed.log"
 rm -rf "$elsewhere"
 
