@@ -18,9 +18,11 @@ The model (README-powerloss.md says the same):
   directory; until then a crash leaves the directory as it was at its last
   fsync or as it is now (intermediate versions are not explored).
 """
+import hashlib
 import os
 import random
 import shutil
+import stat
 
 PAGE = 4096
 SECTOR = 512
@@ -61,6 +63,27 @@ def parse_log(logdir):
                 _, rid, rc = line.split(" ")
                 results[rid] = int(rc)
     return snaps, results
+
+
+def outside_calls(logdir):
+    """{path: {kind: count}}: the durability calls the recorder saw on files
+    outside the run directory ("O KIND PATH" lines), which it does not record."""
+    out = {}
+    try:
+        f = open(os.path.join(logdir, "events"), "r", errors="replace")
+    except OSError:
+        return out
+    with f:
+        for line in f:
+            if line.startswith("O "):
+                parts = line.rstrip("\n").split(" ", 2)
+                if len(parts) == 3:
+                    kinds = out.setdefault(parts[2], {})
+                    kinds[parts[1]] = kinds.get(parts[1], 0) + 1
+    return out
+
+
+AUTOMATIC = ("begin", "exit", "mark")  # snapshots the recorder takes on its own
 
 
 def pages_of(size):
@@ -372,17 +395,32 @@ class Blob:
 
 
 SENTINEL_NS = 1_000_000_000_000_000_000  # mtime 2001-09-09: anything VERIFY writes is newer
+HASH_LIMIT = 4 << 20  # states up to this many bytes are hashed to notice what VERIFY changed
+
+
+def file_digest(path):
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return h.digest()
+            h.update(chunk)
 
 
 class Builder:
     """Writes crash states of one log into root, point after point (points
     must come in increasing order), rewriting only what changed since the
-    state it built last; starts afresh when VERIFY changed the directory."""
+    state it built last; starts afresh when VERIFY changed the directory
+    (intact(): the files' contents hashed when the state holds at most
+    HASH_LIMIT bytes; always inode, size, mtime and ctime; no other entry)."""
 
     def __init__(self, blob, root):
         self.blob, self.root = blob, root
         self.dur, self.dur_size, self.ns_dur = {}, {}, {}
-        self.disk = {}  # rel -> [fid, size, over {page: key}, stale set]
+        # rel -> [fid, size, over {page: key}, stale set, (ino, ctime_ns), digest or None]
+        self.disk = {}
+        self.dirs = set()
         self.at = -1
         os.makedirs(root, exist_ok=True)
 
@@ -435,6 +473,10 @@ class Builder:
         for rel, fid in sorted(ns.items()):
             size = sizes.get(fid, self.dur_size.get(fid, 0))
             self.write_file(rel, fid, size, over.get(fid, {}))
+        hashing = sum(rec[1] for rec in self.disk.values()) <= HASH_LIMIT
+        for rel, rec in self.disk.items():
+            rec[5] = file_digest(os.path.join(self.root, rel)) if hashing else None
+        self.dirs = {d for rel in self.disk for d in parents(rel)}
 
     def write_file(self, rel, fid, size, over):
         path = os.path.join(self.root, rel)
@@ -445,7 +487,7 @@ class Builder:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             touch = set(p for p in dur if p < npages) | set(over)
-            rec = self.disk[rel] = [fid, 0, {}, set()]
+            rec = self.disk[rel] = [fid, 0, {}, set(), None, None]
         else:
             fd = os.open(path, os.O_RDWR)
             touch = set(rec[2]) | rec[3] | set(over)
@@ -469,20 +511,33 @@ class Builder:
         finally:
             os.close(fd)
         os.utime(path, ns=(SENTINEL_NS, SENTINEL_NS))
+        st = os.lstat(path)
+        rec[4] = (st.st_ino, st.st_ctime_ns)
 
     def intact(self):
-        """True when the directory still holds exactly what build() wrote."""
+        """True when the directory still holds exactly what build() wrote: the
+        same entries (no file or directory added or removed, no symlink), each
+        file with its inode, size, mtime and ctime (a VERIFY that writes and
+        puts the mtime back still changes the ctime) and, for a state of at
+        most HASH_LIMIT bytes, its content hash."""
         seen = set()
         for dirpath, dirs, files in os.walk(self.root):
+            for name in dirs:
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path) or os.path.relpath(path, self.root) not in self.dirs:
+                    return False
             for name in files:
                 path = os.path.join(dirpath, name)
                 rel = os.path.relpath(path, self.root)
                 rec = self.disk.get(rel)
                 try:
                     st = os.lstat(path)
+                    if (rec is None or not stat.S_ISREG(st.st_mode) or st.st_size != rec[1] or
+                            st.st_mtime_ns != SENTINEL_NS or
+                            (st.st_ino, st.st_ctime_ns) != rec[4] or
+                            (rec[5] is not None and file_digest(path) != rec[5])):
+                        return False
                 except OSError:
-                    return False
-                if rec is None or st.st_size != rec[1] or st.st_mtime_ns != SENTINEL_NS:
                     return False
                 seen.add(rel)
         return seen == set(self.disk)
@@ -495,6 +550,16 @@ class Builder:
             else:
                 os.unlink(path)
         self.disk = {}
+        self.dirs = set()
+
+
+def parents(rel):
+    """The directories above rel, below the root: "a/b/f" -> {"a", "a/b"}."""
+    out, d = set(), os.path.dirname(rel)
+    while d:
+        out.add(d)
+        d = os.path.dirname(d)
+    return out
 
 
 def ack_text(logdir, nbytes):

@@ -14,6 +14,13 @@
 # the preload shim (ASan must be first in the library list): only 1 and the
 # kill test run, the rest are visible skips.
 #   6. make powerloss passes $ in CMD and VERIFY to the shell unchanged
+#   7. a static binary (cc -static; a visible skip without static libc):
+#      "recorded nothing", exit 2, in argv and shell form
+#   8. a program syncing files outside the run directory: exit 2 naming
+#      them; with --allow-outside a warning
+#   9. replay --into a directory that holds files is refused (exit 2)
+#  10. a VERIFY that modifies a file and restores its size and mtime does not
+#      leak into the next state
 set -u
 build=${1:?usage: powerloss-check.sh BUILD TAPFILE}
 tap=${2:?usage: powerloss-check.sh BUILD TAPFILE}
@@ -62,7 +69,10 @@ tap "powerloss-demo-bad-passes-sigkill" "$kills" "$kills of 5 kills broke it"
 
 if [ -n "${PL_SANITIZE:-}" ]; then
     for t in demo-bad demo-bad-replay-reproduces demo-good demo-nodirsync \
-        readme-persistent-names-durable readme-persistent make-passes-dollar; do
+        readme-persistent-names-durable readme-persistent make-passes-dollar \
+        static-argv static-argv-says-so static-cmd static-cmd-says-so outside \
+        outside-names-the-file outside-allowed outside-allowed-warns \
+        replay-refuses-nonempty-into replay-into-new-dir verify-restores-mtime; do
         echo "ok - powerloss-$t # SKIP sanitizer build ($PL_SANITIZE): the preload shim cannot load before the sanitizer runtime" >> "$tap"
     done
     exit 0
@@ -92,4 +102,55 @@ ${MAKE:-make} --no-print-directory -s powerloss BUILD="$build" \
     VERIFY='[ "$DA_POWERLOSS_ACKS" = 0 ] || grep -q "/run$" where || { echo "CMD saw: $(cat where)" >&2; exit 1; }' \
     POWERLOSS_FLAGS="--out $out/make --quiet" > "$out/make-dollar.log" 2>&1
 tap "powerloss-make-passes-dollar" $? "see $out/make-dollar.log"
+
+# 7. a static binary: LD_PRELOAD never reaches it, nothing it does is recorded:
+# a clear message and exit 2 (argv form: no log at all; shell form: the shell
+# loaded the recorder, the program did not)
+if echo 'int main(void){return 0;}' > "$out/static-probe.c" &&
+    ${CC:-cc} -static "$out/static-probe.c" -o "$out/static-probe" > /dev/null 2>&1 &&
+    ${CC:-cc} -O2 -static "$here/powerloss-demo.c" -o "$out/demo-static" > "$out/demo-static.build.log" 2>&1; then
+    explore static-argv 2 --verify "$demo verify db" -- "$out/demo-static" bad db 40 8
+    ! grep -q Traceback "$out/static-argv.log" && grep -q 'recorded nothing' "$out/static-argv.log"
+    tap "powerloss-static-argv-says-so" $? "see $out/static-argv.log"
+    explore static-cmd 2 --cmd "$out/demo-static bad db 40 8" --verify "$demo verify db"
+    grep -q 'recorded nothing' "$out/static-cmd.log"
+    tap "powerloss-static-cmd-says-so" $? "see $out/static-cmd.log"
+else
+    for t in static-argv static-argv-says-so static-cmd static-cmd-says-so; do
+        echo "ok - powerloss-$t # SKIP no static libc (cc -static fails)" >> "$tap"
+    done
+fi
+
+# 8. a program whose files lie outside the run directory: its syncs are seen
+# but nothing that matters is recorded: exit 2 naming the file, unless
+# --allow-outside (then a warning, and the run goes on)
+elsewhere=$(mktemp -d "${TMPDIR:-/tmp}/powerloss-outside.XXXXXX")
+explore outside 2 --cmd "$demo bad $elsewhere/x.db 40 8" --verify "$demo verify $elsewhere/x.db"
+grep -q "error:.*outside the run directory" "$out/outside.log" &&
+    grep -q "^powerloss:   $elsewhere/x.db (fsync" "$out/outside.log"
+tap "powerloss-outside-names-the-file" $? "see $out/outside.log"
+rm -f "$elsewhere/x.db"
+explore outside-allowed 0 --allow-outside --cmd "$demo bad $elsewhere/x.db 40 8" --verify "$demo verify $elsewhere/x.db"
+grep -q "warning:.*outside the run directory" "$out/outside-allowed.log" &&
+    grep -q "^powerloss:   $elsewhere/x.db (fsync" "$out/outside-allowed.log"
+tap "powerloss-outside-allowed-warns" $? "see $out/outside-allowed.log"
+rm -rf "$elsewhere"
+
+# 9. replay --into a directory that holds files: VERIFY would see them next to
+# the state: refused (exit 2), nothing run
+log=$(sed -n 's/^  replay: .* --log \([^ ]*\) .*/\1/p' "$out/demo-bad.log" | head -n 1)
+into="$out/replay-into"
+rm -rf "$into" && mkdir -p "$into" && echo leftover > "$into/leftover"
+"$pl" replay --log "$log" --point 0 --state none --verify 'test ! -e leftover' --into "$into" > "$out/replay-into.log" 2>&1
+rc=$?
+[ $rc -eq 2 ] && ! grep -q '^verdict' "$out/replay-into.log"
+tap "powerloss-replay-refuses-nonempty-into" $? "exit $rc, expected 2; see $out/replay-into.log"
+rm -rf "$into"
+"$pl" replay --log "$log" --point 0 --state none --verify 'test ! -e leftover' --into "$into" > "$out/replay-into-new.log" 2>&1
+tap "powerloss-replay-into-new-dir" $? "see $out/replay-into-new.log"
+
+# 10. a VERIFY that changes a file and puts its size and mtime back: the next
+# state must not inherit the change (the good program has no finding)
+explore verify-restores-mtime 0 --cmd "$demo good db 24 3" --verify \
+    "$demo verify db || exit 1; printf XXXX | dd of=db bs=1 seek=4096 conv=notrunc 2>/dev/null; touch -m -d @1000000000 db"
 exit 0

@@ -19,6 +19,8 @@
  *                                (0: all zeros)
  *   Z                            the snapshot is complete
  *   R ID RC                      the durability call ID returned RC
+ *   O KIND PATH                  a durability call on a file outside the run
+ *                                directory (not recorded; the explorer warns)
  * FID is dev.ino.btime (hex): a new file never reuses an old one's id.
  * Events: begin, fsync FID, fdatasync FID, dsync FID OFF LEN (a write through
  * an O_DSYNC/O_SYNC descriptor), dirsync RELDIR, msync FLAGS
@@ -509,15 +511,53 @@ static int call_end(const char *id, int r)
     return r;
 }
 
+/* A durability call on a file outside the run directory (and outside the
+ * log): one line "O KIND PATH", so that the explorer can say that what the
+ * program made durable was never recorded.  Called inside enter/leave. */
+static void outside_path(const char *kind, const char *path)
+{
+    size_t loglen = strlen(pl.log);
+    if (path[0] != '/' || !strcmp(path, pl.ack) ||
+        (!strncmp(path, pl.log, loglen) && (path[loglen] == 0 || path[loglen] == '/')))
+        return;
+    buf b = {0};
+    bput(&b, "O %s %s\n", kind, path);
+    if (!b.p)
+        return;
+    for (char *c = b.p; c < b.p + b.n - 1; c++)
+        if (*c == '\n')
+            *c = '?';
+    write_all(pl.events, b.p, b.n); /* O_APPEND: one line, whole */
+    free(b.p);
+}
+
+static void outside_fd(const char *kind, int fd)
+{
+    struct stat st;
+    char link[64], path[PATH_MAX];
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+        return;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n <= 0)
+        return;
+    path[n] = 0;
+    outside_path(S_ISDIR(st.st_mode) ? "dirsync" : kind, path);
+}
+
 static int sync_fd(fd_fn real, const char *kind, int fd)
 {
     char id[48] = "", rel[PATH_MAX], fid[80];
     if (pl_active() && !pl_busy) {
-        int k = fd_kind(fd, rel, sizeof rel);
+        int k = fd_kind(fd, rel, sizeof rel), saved;
         if (k == 2)
             call_begin("dirsync", rel, id);
         else if (k == 1 && fid_of(fd, fid) == 0)
             call_begin(kind, fid, id);
+        else if (k == 0 && enter(&saved)) {
+            outside_fd(kind, fd);
+            leave(saved);
+        }
     }
     return call_end(id, real(fd));
 }
@@ -558,7 +598,7 @@ PL_EXPORT void sync(void)
 /* The tracked files an address range maps, as " FID OFF LEN" pieces, from
  * /proc/self/maps (so that mremap and the program's own bookkeeping do not
  * matter). */
-static void map_pieces(buf *out, uintptr_t addr, size_t len)
+static void map_pieces(buf *out, buf *outside, uintptr_t addr, size_t len)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -581,8 +621,13 @@ static void map_pieces(buf *out, uintptr_t addr, size_t len)
             !pos || perms[3] != 's' || hi <= addr || lo >= addr + len)
             continue;
         const char *path = line + pos;
-        if (!below_run(path))
+        if (!below_run(path)) {
+            struct stat st;
+            if (path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                (unsigned long long)st.st_ino == ino)
+                bput(outside, "%s\n", path); /* a file, not /dev/zero or a memfd */
             continue;
+        }
         int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         char fid[80];
@@ -605,13 +650,20 @@ PL_EXPORT int msync(void *addr, size_t len, int flags)
     int saved;
     char id[48] = "";
     if (enter(&saved)) {
-        buf args = {0};
+        buf args = {0}, outside = {0};
         bput(&args, "%d", flags);
         size_t head = args.n;
-        map_pieces(&args, (uintptr_t)addr, len);
+        map_pieces(&args, &outside, (uintptr_t)addr, len);
         if (args.p && args.n > head)
             snapshot("msync", args.p, id, 0);
+        for (char *p = outside.p, *nl; p && *p; p = nl + 1) {
+            nl = strchr(p, '\n');
+            *nl = 0;
+            if (flags & MS_SYNC)
+                outside_path("msync", p);
+        }
         free(args.p);
+        free(outside.p);
         leave(saved);
     }
     return call_end(id, real_msync(addr, len, flags));
@@ -629,6 +681,8 @@ PL_EXPORT int sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
             snprintf(args, sizeof args, "%u %s %lld %lld", flags, fid, (long long)off,
                      (long long)nbytes);
             snapshot("sfr", args, id, 0);
+        } else {
+            outside_fd("sfr", fd);
         }
         leave(saved);
     }

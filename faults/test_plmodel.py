@@ -121,6 +121,29 @@ class Build(unittest.TestCase):
         with open(path, "rb") as f:
             self.assertEqual(f.read(), b"A" * 4096 + b"B" * 4096)
 
+    def test_changes_that_keep_size_and_mtime_are_noticed(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(__import__("shutil").rmtree, d)
+        with open(os.path.join(d, "pages"), "wb") as f:
+            f.write(bytes(4096) + b"A" * 4096 + b"B" * 4096)
+        pts, _ = plmodel.crash_points(*log(("fsync", [F])))
+        b = plmodel.Builder(plmodel.Blob(d), os.path.join(d, "state"))
+        path = os.path.join(d, "state", "f")
+        b.build(pts, 0, "0-3")
+        self.assertTrue(b.intact())
+        with open(path, "r+b") as f:  # same size, mtime put back
+            f.write(b"Z")
+        os.utime(path, ns=(plmodel.SENTINEL_NS, plmodel.SENTINEL_NS))
+        self.assertFalse(b.intact())
+        b.reset()
+        b.build(pts, 0, "0-3")
+        os.mkdir(os.path.join(d, "state", "recovered"))  # an empty directory added
+        self.assertFalse(b.intact())
+        b.reset()
+        b.build(pts, 0, "0-3")
+        os.symlink("f", os.path.join(d, "state", "link"))
+        self.assertFalse(b.intact())
+
 
 if __name__ == "__main__":
     unittest.main()
