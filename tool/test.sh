@@ -186,7 +186,8 @@ sparse_case='cd "$1" || exit 1
     # which measure was used: named by --json and by the text, before and after
     how=$(json sp.davec "i[\"allocation_method\"]"); echo "method: $how"
     case $how in fiemap|st_blocks|seek_hole) ;; *) exit 1 ;; esac
-    grep -q "^sparse: .*($how)" before && grep -q "^sparse: *no: every block is allocated ($how)" after'
+    grep -q "^sparse: .*(measured by $how)" before &&
+        grep -q "^sparse: *no: every block is allocated (measured by $how)" after'
 t "a sparse copy: info reports the holes, allocate fills them without changing a byte" \
     "$helpers$sparse_case"
 if [ -d /dev/shm ] && shm=$(mktemp -d /dev/shm/diskalloc-tool-XXXXXX); then
