@@ -106,9 +106,8 @@ static char copy_name(int i) { return i == 0 ? 'A' : 'B'; }
 /* ---- info ----------------------------------------------------------------- */
 
 typedef struct {
-    int have_holes;                /* the hole count could be taken */
-    unsigned long long holes;      /* over the whole file */
-    unsigned long long data_holes; /* over [data offset, end) */
+    int have_holes;    /* the count could be taken */
+    alloc_count holes; /* tail: [data offset, end) */
     int have_lock;
     int locked;
     int probe_err; /* why a probe could not run (0: both ran) */
@@ -120,9 +119,9 @@ static void probe_file(const char *path, const da_file_info *fi, file_probe *p)
     int fd;
     int e = open_regular(path, O_RDONLY, &fd);
     if (e == 0) {
-        e = count_holes(fd, 0, (off_t)fi->file_size, &p->holes);
-        if (e == 0 && fi->in_force >= 0)
-            e = count_holes(fd, (off_t)fi->data_off, (off_t)fi->file_size, &p->data_holes);
+        /* no data range without a valid header: the whole file as the tail */
+        off_t from = fi->in_force >= 0 ? (off_t)fi->data_off : (off_t)fi->file_size;
+        e = count_unallocated(fd, (off_t)fi->file_size, from, &p->holes);
         p->have_holes = e == 0;
         int l = probe_lock(fd, &p->locked);
         p->have_lock = l == 0;
@@ -174,11 +173,21 @@ static void info_json(const char *path, const da_file_info *fi, const file_probe
                c->version, c->seq, c->elem_size, c->len, c->data_off, i == 0 ? "," : "");
     }
     printf("  ],\n");
+    const alloc_count *h = &p->holes;
     if (p->have_holes)
-        printf("  \"hole_bytes\": %llu,\n  \"data_hole_bytes\": %llu,\n", p->holes,
-               p->data_holes);
+        printf("  \"hole_bytes\": %llu,\n", h->holes);
     else
-        printf("  \"hole_bytes\": null,\n  \"data_hole_bytes\": null,\n");
+        printf("  \"hole_bytes\": null,\n");
+    if (p->have_holes && h->have_tail && fi->in_force >= 0)
+        printf("  \"data_hole_bytes\": %llu,\n", h->tail_holes);
+    else
+        printf("  \"data_hole_bytes\": null,\n");
+    printf("  \"allocation_method\": ");
+    if (p->have_holes)
+        json_string(h->method);
+    else
+        printf("null");
+    printf(",\n");
     if (p->have_lock)
         printf("  \"locked\": %s,\n", p->locked ? "true" : "false");
     else
@@ -212,14 +221,18 @@ static void info_text(const char *path, const da_file_info *fi, const file_probe
         printf("copy %c:        offset %zu, seq %llu, %s\n", copy_name(i), c->offset, c->seq,
                copy_state(fi, i));
     }
+    const alloc_count *h = &p->holes;
+    char where[64] = "";
+    if (p->have_holes && h->have_tail && ok)
+        snprintf(where, sizeof where, " (%llu of them in the data range)", h->tail_holes);
     if (!p->have_holes)
         printf("sparse:        unknown (%s)\n", da_strerror(p->probe_err));
-    else if (p->holes == 0)
-        printf("sparse:        no: every block is allocated\n");
+    else if (h->holes == 0)
+        printf("sparse:        no: every block is allocated (measured by %s)\n", h->method);
     else
-        printf("sparse:        %llu bytes not allocated (%llu of them in the data range), a "
-               "full disk would make stores fail; 'diskalloc allocate' allocates them\n",
-               p->holes, p->data_holes);
+        printf("sparse:        %llu bytes not allocated%s, a full disk would make stores fail; "
+               "'diskalloc allocate' allocates them (measured by %s)\n",
+               h->holes, where, h->method);
     if (!p->have_lock)
         printf("lock:          unknown (%s)\n", da_strerror(p->probe_err));
     else
@@ -485,21 +498,26 @@ static int cmd_allocate(const char *path)
     e = open_regular(path, O_RDWR, &fd);
     if (e != 0)
         return fail(path, e);
-    unsigned long long before = 0, after = 0;
-    e = count_holes(fd, 0, (off_t)fi.file_size, &before);
-    if (e == 0 && before != 0)
+    alloc_count before, after;
+    off_t size = (off_t)fi.file_size;
+    e = count_unallocated(fd, size, size, &before);
+    if (e == 0 && before.holes != 0)
         e = allocate_holes(fd, fi.file_size);
     if (e == 0)
-        e = count_holes(fd, 0, (off_t)fi.file_size, &after);
+        e = count_unallocated(fd, size, size, &after);
     close(fd);
     if (e != 0)
         return fail(path, e);
-    if (after != 0) {
-        fprintf(stderr, "%s: %s: %llu bytes are still not allocated after allocating %llu\n",
-                prog, path, after, before - after);
+    if (after.holes != 0) {
+        fprintf(stderr,
+                "%s: %s: %llu bytes are still not allocated after allocating %llu (measured by "
+                "%s)\n",
+                prog, path, after.holes,
+                before.holes > after.holes ? before.holes - after.holes : 0, after.method);
         return EXIT_ERROR;
     }
-    printf("%s: %llu bytes allocated; no holes left\n", path, before);
+    printf("%s: %llu bytes allocated; no holes left (measured by %s)\n", path, before.holes,
+           after.method);
     return EXIT_GOOD;
 }
 

@@ -13,8 +13,17 @@
 int open_regular(const char *path, int access, int *fd_out);
 /** Read n bytes at offset at; DA_EBADFILE when the file ends first. */
 int read_exact(int fd, unsigned char *buf, size_t n, off_t at);
-/** *out = bytes of [from, to) that are holes (SEEK_HOLE/SEEK_DATA). */
-int count_holes(int fd, off_t from, off_t to, unsigned long long *out);
+/** How unallocated bytes were measured: "fiemap", "st_blocks" or "seek_hole"
+ * (tool/file.c says when each is used). */
+typedef struct {
+    const char *method;
+    unsigned long long holes;      /* bytes of [0, size) with no block allocated */
+    int have_tail;                 /* the method tells where the holes are: */
+    unsigned long long tail_holes; /* bytes of [from, size) with no block */
+} alloc_count;
+/** Count the bytes of a file of size bytes that have no disk block, a
+ * fallocated block never written counting as allocated. */
+int count_unallocated(int fd, off_t size, off_t from, alloc_count *out);
 /** *held = another open file description holds a flock on the file. */
 int probe_lock(int fd, int *held);
 /** *fresh = the file (size bytes, no valid header copy) is one da_vec_open
