@@ -115,6 +115,19 @@ class Sizes(unittest.TestCase):
         files = [dict(disk_max=1), dict(disk_max=sizes.PAGE + 1)]
         self.assertEqual(sizes.peak_on_disk(files), 3 * sizes.PAGE)
 
+    def test_files_left_on_disk_count_in_the_peak(self):
+        # `head -c 1M /dev/zero > big`: the shim noted big at 0 bytes (the
+        # shell's open), the walk after the run found 1 MiB.
+        files = [dict(path="/r/big", disk_max=0, size_max=0, how=4),
+                 dict(path="/var/tmp/gone", disk_max=8192, size_max=8000, how=1)]
+        left = [dict(path="/r/big", disk=1 << 20, size=1 << 20),
+                dict(path="/r/other", disk=4096, size=10)]
+        merged = sizes.merge_left(files, left)
+        self.assertEqual(sizes.peak_on_disk(merged), (1 << 20) + 8192 + 4096)
+        self.assertEqual(max(f["size_max"] for f in merged), 1 << 20)
+        self.assertEqual(len(merged), 3)
+        self.assertEqual(files[0]["disk_max"], 0)  # the input is left alone
+
     def test_pick_ns_is_seeded(self):
         a = sizes.pick_ns(1000, 16, 40, random.Random(7))
         self.assertEqual(a, sizes.pick_ns(1000, 16, 40, random.Random(7)))
