@@ -73,6 +73,20 @@ class Judge(unittest.TestCase):
         self.assertEqual(judge.classify(0, [], 1, "row 4 missing")[0], "data loss")
         self.assertEqual(judge.classify(None, [], 0, "")[0], "hang")
 
+    def test_a_long_verify_output_is_cut_at_lines_and_its_cause_kept(self):
+        out = "verify: record 7 is corrupt\n" + "".join("%d\n" % i for i in range(1, 5001))
+        tail = judge.whole_lines(out, 4000)
+        self.assertTrue(tail.startswith(str(int(tail.split("\n")[0]))))
+        self.assertEqual(out[-len(tail) - 1], "\n")  # a whole first line
+        head = judge.whole_lines(out, 4000, end=False)
+        self.assertTrue(out.startswith(head) and out[len(head) - 1:len(head) + 1].count("\n"))
+        v = judge.classify(134, [], 1, ("", "", head, tail))
+        self.assertEqual(v[:2], ("data loss", "verify: record 7 is corrupt"))
+        # stderr's cause first; with no cause line at all, a whole first line
+        self.assertEqual(judge.verify_why(1, "", "", head, tail), "verify: record 7 is corrupt")
+        self.assertEqual(judge.verify_why(1, "", "", "1\n2\n", "29\n30\n"), "1")
+        self.assertEqual(judge.verify_why(3, "", ""), "VERIFY exit 3")
+
     def test_exit_status_for_verify(self):
         self.assertEqual(judge.exit_status(-signal.SIGBUS), 128 + signal.SIGBUS)
         self.assertEqual(judge.exit_status(3), 3)
