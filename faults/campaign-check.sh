@@ -2,7 +2,8 @@
 # campaign-check.sh TAPFILE SHIM CRATE OUTDIR: the campaign's own behaviour
 # (issue 11), one TAP line each: unit tests of its pure parts, the disk-full
 # sandbox over /var/tmp, `$` through `make campaign`, VERIFY's environment,
-# grouping, exit codes, run directories, verdicts, attribution.  A few
+# grouping, exit codes, run directories, verdicts, attribution, and the
+# second outside review's findings (section 8).  A few
 # seconds in all: small programs, --cap 2..4, a fixed seed.
 set -u
 tap=$1 shim=$2 crate=$3 out=$4
