@@ -2,7 +2,8 @@
 # campaign-check.sh TAPFILE SHIM CRATE OUTDIR: the campaign's own behaviour
 # (issue 11), one TAP line each: unit tests of its pure parts, the disk-full
 # sandbox over /var/tmp, `$` through `make campaign`, VERIFY's environment,
-# grouping, exit codes, run directories, verdicts, attribution.  A few
+# grouping, exit codes, run directories, verdicts, attribution, and the
+# second outside review's findings (section 8).  A few
 # seconds in all: small programs, --cap 2..4, a fixed seed.
 set -u
 tap=$1 shim=$2 crate=$3 out=$4
@@ -125,4 +126,58 @@ else
     check "campaign README example: numpy.memmap SIGBUS on a full disk" \
         'has "^CRASH x[0-9]*  \[disk-full tmpfs limit.*SIGBUS" && grep -q "^disk-full  tmpfs  *4  *[1-9]" "$log"'
 fi
+# 8. an outside user's findings (second review of the campaign)
+ns=yes; "$here/sandbox.sh" --size 1m -- true 2>/dev/null || ns=no
+rm -rf "$out/nosuch"
+$camp --sites disk-full --cap 2 --out "$out/sbdir" --sandbox-dir "$out/nosuch/dir" \
+    -- "$crate" 64 > "$log" 2>&1
+rc=$?
+check "campaign refuses a --sandbox-dir that does not exist (exit 2), never creates it" \
+    '[ $rc = 2 ] && has "sandbox-dir.*does not exist" && [ ! -e "$out/nosuch" ]'
+if [ $ns = yes ]; then
+    "$here/sandbox.sh" --size 1m --cover "$out/nosuch/dir" -- true > "$log" 2>&1
+    rc=$?
+    check "sandbox.sh refuses to cover a missing directory (exit 2), never creates it" \
+        '[ $rc = 2 ] && [ ! -e "$out/nosuch" ]'
+fi
+rm -rf "$out/nosuch"
+$camp --sites fsize --cap 2 --fail-on default-signal --out "$out/failon" -- "$crate" 64 \
+    > "$log" 2>&1
+rc=$?
+line=$(sed -n '/^DEFAULT SIGNAL/,/^  replay: /s/^  replay: //p' "$log" | head -n 1)
+sh -c "$line" > "$out/failon.log" 2>&1
+rrc=$?
+check "campaign replay keeps --fail-on: a finding's replay exits 1 as the campaign did" \
+    '[ $rc = 1 ] && [ -n "$line" ] && [ $rrc = 1 ] && case $line in *--fail-on*) true;; *) false;; esac'
+$camp --sites as,fallocate --cap 4 --out "$out/as" --cmd true > "$log" 2>&1
+check "campaign says why a site got no runs (as below the loader's floor, no calls)" \
+    'has "^campaign: as: no runs: " && has "^campaign: fallocate: no runs: "'
+$camp --sites ftruncate --cap 2 --fiu-runs 2 --strace --only-from program --out "$out/only" \
+    -- "$crate" 64 > "$log" 2>&1
+check "campaign --only-from: no fiu or strace runs (they cannot attribute), and says so" \
+    '! grep -q "^ftruncate  *\(fiu\|strace\)" "$log" && has "^campaign: fiu: no runs: --only-from" &&
+     has "^campaign: strace: no runs: --only-from" && grep -q "^ftruncate  *transient" "$log"'
+"$here/campaign" replay --site ftruncate --mode fiu --n 1 --prob 0.5 --only-from program \
+    --shim "$shim" -- "$crate" 64 > "$log" 2>&1
+rc=$?
+check "campaign replay refuses --only-from with a fiu or strace mode (exit 2)" \
+    '[ $rc = 2 ] && has "only-from"'
+if [ $ns = yes ]; then
+    $camp --sites disk-full --cap 2 --out "$out/redirect" \
+        --cmd 'head -c 1048576 /dev/zero > big' > "$log" 2>&1
+    check "campaign disk-full sizes count files written through shell redirection" \
+        'has "peak on disk 1 MiB" && ! has "the largest size" && grep -q "^disk-full  tmpfs  *2  *1 " "$log"'
+fi
+$camp --sites ftruncate --cap 1 --out "$out/bigverify" --verify \
+    'test "$DA_CAMPAIGN_EXIT" = 0 && exit 0; echo "verify: record 7 is corrupt"; seq 1 5000; exit 1' \
+    -- "$crate" 64 > "$log" 2>&1
+check "campaign: a VERIFY that prints a lot still gets its cause line, whole" \
+    'has "^  cause: verify: record 7 is corrupt$"'
+$camp --sites fsync --cap 1 --seed random --out "$out/seed" -- true > "$log" 2>&1
+seed=$(sed -n 's/^campaign: seed = \([0-9]*\).*/\1/p' "$log")
+check "campaign --seed random: report.txt's command records the seed it drew" \
+    'grep -q "^command: .* --seed $seed " "$out/seed/latest/report.txt" && grep -q "^seed: *$seed" "$out/seed/latest/report.txt"'
+$camp --sites fsync --out "$out/noverify" --cmd false > "$log" 2>&1
+check "campaign: a broken unharmed run without VERIFY prints no VERIFY sections" \
+    '! grep -q "VERIFY" "$out/noverify/latest/report.txt"'
 exit 0

@@ -9,8 +9,8 @@
 # files stay visible (and unharmed: changes and deletions stay in the tmpfs);
 # an empty directory of the tmpfs where overlays are refused.  /tmp, /var/tmp,
 # wherever CMD writes.  --empty DIR: an empty directory of the tmpfs bound over
-# DIR (created if missing).  One tmpfs, so one full disk for all of them; a
-# parent is covered before its children.
+# DIR.  Every DIR must exist (2 otherwise): nothing is created on the host.
+# One tmpfs, so one full disk for all of them; a parent is covered first.
 # Exit: CMD's status; 77 (with a message on stderr) when neither namespace
 # is allowed here; 2 on a usage error.
 set -u
@@ -23,6 +23,10 @@ while [ $# -gt 0 ]; do
     --size=*) size=${1#--size=}; shift ;;
     --cover|--empty)
              [ $# -ge 2 ] || { echo "sandbox: $1 needs a directory" >&2; exit 2; }
+             # A mount namespace shares the host's files: a directory made
+             # there would be made on the host.  It must exist already.
+             [ -d "$2" ] || { echo "sandbox: $1 $2: no such directory (the sandbox" \
+                 "never creates directories on the host: create it first)" >&2; exit 2; }
              covers="${covers:+$covers
 }${1#--}:$2"; shift 2 ;;
     --) shift; break ;;
@@ -47,7 +51,7 @@ inner='mount -t tmpfs -o "size=$1,mode=0700" diskalloc-sandbox "$2" || exit 1
 d=$2 n=$3 back=$4 i=0; shift 4; cd "$d" || exit 1
 while [ $i -lt $n ]; do
     i=$((i + 1)); how=${1%%:*} c=${1#*:}; shift
-    mkdir -p "$c" || { echo "sandbox: cannot create $c" >&2; exit 1; }
+    [ -d "$c" ] || { echo "sandbox: $c is gone" >&2; exit 1; }
     case $c in *[,:]*) how=empty ;; esac   # not expressible as an overlay option
     if [ "$how" = cover ]; then
         mkdir "u$i" "w$i" && chmod "$(stat -c %a "$c")" "u$i" &&

@@ -20,7 +20,9 @@ CAUSE_RANKS = (
                r"terminate called|fatal error|Segmentation fault|Bus error|\bAborted\b|"
                r"\babort\(\)"),
     re.compile(r"\b\w*(Error|Exception)\b:|\berror\b|\bfailed\b|\bcannot\b|\bcan't\b|"
-               r"No space left|Input/output error|\bE[A-Z]{2,}\b", re.I),
+               r"No space left|Input/output error|\bE[A-Z]{2,}\b|\bcorrupt|\bmismatch|"
+               r"\bmissing\b|\bdiffers?\b|\binconsistent\b|\bwrong\b|\bunexpected\b",
+               re.I),
 )
 NOISE = re.compile(r"^\s*(\d+:\s|at\s|File \"|#\d+\s)|^stack backtrace:|RUST_BACKTRACE|"
                    r"^Traceback \(most recent call last\)|^\s{4}|^[-=~^ ]*$|^note: Some details")
@@ -80,6 +82,43 @@ def best_cause(lines):
     return ""
 
 
+def whole_lines(text, limit, end=True):
+    """At most `limit` characters of text, cut at a line boundary: its last
+    lines (end) or its first ones.  A single line longer than limit is cut
+    as it must be."""
+    if len(text) <= limit:
+        return text
+    if end:
+        cut = text[-limit - 1:]
+        nl = cut.find("\n")
+        return cut[nl + 1:] if 0 <= nl < len(cut) - 1 else cut[1:]
+    cut = text[:limit + 1]
+    nl = cut.rfind("\n")
+    return cut[:nl + 1] if 0 < nl < limit else cut[:limit]
+
+
+def verify_why(verify_rc, err_head, err_tail="", out_head="", out_tail=""):
+    """The detail of a failed VERIFY: its best cause line, from the first and
+    last whole lines of its stderr, then of its stdout (a cause-looking line
+    anywhere first, then the first other line of stderr, then of stdout)."""
+    err = _dedup(err_head.splitlines() + err_tail.splitlines())
+    out = _dedup(out_head.splitlines() + out_tail.splitlines())
+    causes = cause_lines(err) or cause_lines(out)
+    if causes:
+        return min(causes, key=lambda c: c[0])[1]
+    return best_cause(err) or best_cause(out) or (
+        "VERIFY exit %d" % verify_rc if verify_rc > 0 else "VERIFY killed")
+
+
+def _dedup(lines):
+    seen, out = set(), []
+    for line in lines:
+        if line not in seen:
+            seen.add(line)
+            out.append(line)
+    return out
+
+
 def keep_stderr(head, tail, head_lines=20, limit=2000):
     """What a run's stderr is kept as: its first lines, its last characters,
     and its cause lines (from head and tail, which may overlap)."""
@@ -89,7 +128,7 @@ def keep_stderr(head, tail, head_lines=20, limit=2000):
         if line not in seen:
             seen.add(line)
             both.append(line)
-    return dict(head="\n".join(lines[:head_lines])[:limit], tail=tail[-limit:],
+    return dict(head="\n".join(lines[:head_lines])[:limit], tail=whole_lines(tail, limit),
                 causes=[c for _, c in cause_lines(both)], best=best_cause(both))
 
 
@@ -102,17 +141,17 @@ def classify(rc, err_lines, verify_rc, verify_text, baseline=frozenset(), dirs=(
              default_sigxfsz=False):
     """(verdict, detail, signal name or '', cause line).
 
-    rc: exit status, -N for signal N, None for a timeout.  err_lines: the
+    rc: exit status, -N for signal N, None for a timeout.  verify_text:
+    VERIFY's output, one text or (stderr head, stderr tail, stdout head,
+    stdout tail).  err_lines: the
     target's stderr lines (head and tail).  baseline: normalized lines of the
     unharmed run's stderr.  default_sigxfsz: SIGXFSZ is the expected default
     action here (RLIMIT_FSIZE with the signal left at its default)."""
     fresh = new_lines(err_lines, baseline, dirs)
     cause = best_cause(fresh)
     if verify_rc is not None and verify_rc != 0:
-        vlines = verify_text.strip().splitlines()
-        why = best_cause(vlines) or ("VERIFY exit %d" % verify_rc if verify_rc > 0
-                                     else "VERIFY killed")
-        return "data loss", why, "", cause
+        parts = (verify_text,) if isinstance(verify_text, str) else tuple(verify_text)
+        return "data loss", verify_why(verify_rc, *parts), "", cause
     if rc is None:
         return "hang", "timed out", "", cause
     sig = -rc if rc < 0 else (rc - 128 if rc > 128 and (rc - 128) in CRASH_SIGNALS else 0)

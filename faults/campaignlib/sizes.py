@@ -48,3 +48,21 @@ def disk_ladder(peak_bytes, asked_bytes, cap, rng):
     top = max(peak_bytes, asked_bytes)
     hi = max(16, (top * 5 // 4 + PAGE - 1) // PAGE + 4)
     return [p * PAGE for p in ladder(1, hi, cap, rng)]
+
+
+def merge_left(files, left):
+    """The shim's files (path, disk_max, size_max, how) with the files the run
+    left on disk (path, disk, size: what a walk found after it): each file's
+    largest size from either.  A file written where the shim saw no call (a
+    shell's redirection: the shell opens it, a child writes and exits) is
+    only in `left`."""
+    out = [dict(f) for f in files]
+    by_path = {f["path"]: f for f in out}
+    for l in left:
+        f = by_path.get(l["path"])
+        if f is None:
+            f = by_path[l["path"]] = dict(path=l["path"], disk_max=0, size_max=0, how=0)
+            out.append(f)
+        f["disk_max"] = max(f["disk_max"], l["disk"])
+        f["size_max"] = max(f["size_max"], l["size"])
+    return out

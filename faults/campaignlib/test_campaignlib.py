@@ -73,6 +73,20 @@ class Judge(unittest.TestCase):
         self.assertEqual(judge.classify(0, [], 1, "row 4 missing")[0], "data loss")
         self.assertEqual(judge.classify(None, [], 0, "")[0], "hang")
 
+    def test_a_long_verify_output_is_cut_at_lines_and_its_cause_kept(self):
+        out = "verify: record 7 is corrupt\n" + "".join("%d\n" % i for i in range(1, 5001))
+        tail = judge.whole_lines(out, 4000)
+        self.assertTrue(tail.startswith(str(int(tail.split("\n")[0]))))
+        self.assertEqual(out[-len(tail) - 1], "\n")  # a whole first line
+        head = judge.whole_lines(out, 4000, end=False)
+        self.assertTrue(out.startswith(head) and out[len(head) - 1:len(head) + 1].count("\n"))
+        v = judge.classify(134, [], 1, ("", "", head, tail))
+        self.assertEqual(v[:2], ("data loss", "verify: record 7 is corrupt"))
+        # stderr's cause first; with no cause line at all, a whole first line
+        self.assertEqual(judge.verify_why(1, "", "", head, tail), "verify: record 7 is corrupt")
+        self.assertEqual(judge.verify_why(1, "", "", "1\n2\n", "29\n30\n"), "1")
+        self.assertEqual(judge.verify_why(3, "", ""), "VERIFY exit 3")
+
     def test_exit_status_for_verify(self):
         self.assertEqual(judge.exit_status(-signal.SIGBUS), 128 + signal.SIGBUS)
         self.assertEqual(judge.exit_status(3), 3)
@@ -114,6 +128,19 @@ class Sizes(unittest.TestCase):
     def test_peak_counts_whole_pages_per_file(self):
         files = [dict(disk_max=1), dict(disk_max=sizes.PAGE + 1)]
         self.assertEqual(sizes.peak_on_disk(files), 3 * sizes.PAGE)
+
+    def test_files_left_on_disk_count_in_the_peak(self):
+        # `head -c 1M /dev/zero > big`: the shim noted big at 0 bytes (the
+        # shell's open), the walk after the run found 1 MiB.
+        files = [dict(path="/r/big", disk_max=0, size_max=0, how=4),
+                 dict(path="/var/tmp/gone", disk_max=8192, size_max=8000, how=1)]
+        left = [dict(path="/r/big", disk=1 << 20, size=1 << 20),
+                dict(path="/r/other", disk=4096, size=10)]
+        merged = sizes.merge_left(files, left)
+        self.assertEqual(sizes.peak_on_disk(merged), (1 << 20) + 8192 + 4096)
+        self.assertEqual(max(f["size_max"] for f in merged), 1 << 20)
+        self.assertEqual(len(merged), 3)
+        self.assertEqual(files[0]["disk_max"], 0)  # the input is left alone
 
     def test_pick_ns_is_seeded(self):
         a = sizes.pick_ns(1000, 16, 40, random.Random(7))
