@@ -170,16 +170,20 @@ static int dv_shrink(void *h)
 static int dv_sync(void *h) { return da_vec_sync(&((handle *)h)->v); }
 
 /* Cold reads of a vector file, reopened so nothing of it is mapped yet:
- * in order when ops is 0, else ops random reads. */
-static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
+ * in order when ops is 0, else ops random reads; with the access pattern
+ * told through da_vec_advise, unless plain. */
+static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out,
+                      int plain)
 {
     da_vec v;
     int e = da_vec_open(&v, path, sizeof(uint64_t), NULL);
-    if (e != 0)
-        return e;
-    if (v.len < n) {
+    if (e == 0 && !plain)
+        e = da_vec_advise(&v, ops ? DA_ADVICE_RANDOM : DA_ADVICE_SEQUENTIAL);
+    if (e == 0 && v.len < n)
+        e = DA_EBADFILE;
+    if (e != 0) {
         da_vec_close(&v);
-        return DA_EBADFILE;
+        return e;
     }
     const uint64_t *p = v.data;
     uint64_t s = 0;
@@ -194,12 +198,22 @@ static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uin
 
 static int dv_scan_file(const char *path, size_t n, uint64_t *out)
 {
-    return cold_reads(path, n, 0, 0, out);
+    return cold_reads(path, n, 0, 0, out, 0);
 }
 
 static int dv_rand_file(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
 {
-    return cold_reads(path, n, ops, seed, out);
+    return cold_reads(path, n, ops, seed, out, 0);
+}
+
+static int dv_scan_plain(const char *path, size_t n, uint64_t *out)
+{
+    return cold_reads(path, n, 0, 0, out, 1);
+}
+
+static int dv_rand_plain(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
+{
+    return cold_reads(path, n, ops, seed, out, 1);
 }
 
 #define MiB ((size_t)1 << 20)
@@ -235,6 +249,9 @@ const contender bench_da[] = {
      dv_sync, dv_scan_file, dv_rand_file},
     {"da-sparse", "da_vec with DA_SPARSE (ftruncate only; SIGBUS on a full disk)", 1, 0,
      open_sparse, OPS},
+    {"da-noadvise", "da, cold reads without da_vec_advise", 1, 0, open_default, dv_close, dv_push,
+     dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, dv_shrink, dv_sync,
+     dv_scan_plain, dv_rand_plain},
     {"da-huge", "da + madvise(MADV_HUGEPAGE) on the reservation", 1, 0, open_huge, OPS},
     {"da-seq", "da + madvise(MADV_SEQUENTIAL) on the reservation", 1, 0, open_seq, OPS},
     {"da-populate", "da + MADV_POPULATE_WRITE of each growth step", 1, 0, open_populate, OPS},

@@ -3,7 +3,7 @@
  *
  *   bench [--sizes 1M,4M,...] [--runs 5] [--workloads push,...] [--contenders da,...]
  *         [--grow-max 64G] [--cell-budget 20] [--budget 540]
- *         [--big] [--big-size SIZE] [--big-runs 1]
+ *         [--big] [--big-size SIZE] [--big-runs 1] [--big-contenders da,write,dd]
  *         [--dir DIR] [--csv FILE] [--plot PNG --gp SCRIPT]
  *   bench --one WORKLOAD SIZE CONTENDER DIR     (one measurement; what the driver runs)
  *
@@ -39,8 +39,8 @@ static char self[4096] = "bench"; /* this binary, for the replay line */
 
 typedef struct {
     size_t sizes[MAX_LIST], nsizes, grow_max, big_size;
-    const char *workloads[MAX_LIST], *contenders[MAX_LIST];
-    size_t nworkloads, ncontenders;
+    const char *workloads[MAX_LIST], *contenders[MAX_LIST], *big_contenders[MAX_LIST];
+    size_t nworkloads, ncontenders, nbig_contenders;
     int runs, big, big_runs;
     double cell_budget, budget;
     const char *dir, *csv, *plot, *gp;
@@ -49,7 +49,6 @@ typedef struct {
 /* The cells beyond RAM and who runs them: da against the file system's own
  * limits (dd for writing, read(2)/pread(2) of the same file for reading). */
 static const char *const big_workloads[] = {"push", "scan", "rcold"};
-static const char *const big_contenders[] = {"da", "write", "dd"};
 
 static double now(void)
 {
@@ -88,7 +87,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench [--sizes LIST] [--runs N] [--workloads LIST] "
                     "[--contenders LIST] [--grow-max SIZE] [--cell-budget S] [--budget S] "
-                    "[--big] [--big-size SIZE] [--big-runs N] [--dir DIR] [--csv FILE] "
+                    "[--big] [--big-size SIZE] [--big-runs N] [--big-contenders LIST] [--dir DIR] "
+                    "[--csv FILE] "
                     "[--plot PNG --gp SCRIPT]\n       bench --one WORKLOAD SIZE CONTENDER DIR\n");
     return 2;
 }
@@ -98,6 +98,7 @@ static int parse(int argc, char **argv, options *o)
     static char sizes[] = "1M,4M,16M,64M,256M,1G,4G";
     static char workloads[] = "push,extend,read,rread,rupdate,grow,shrink,close,sync,openclose";
     static char contenders[] = "da,da-sparse,realloc,write,mem,dd";
+    static char big_contenders[] = "da,write,dd";
     const char *tmp = getenv("TMPDIR");
     char *size_list = sizes, *grow = NULL, *big_size = NULL;
     o->runs = 5;
@@ -108,12 +109,14 @@ static int parse(int argc, char **argv, options *o)
     o->csv = "bench/results.csv";
     o->nworkloads = split(workloads, o->workloads);
     o->ncontenders = split(contenders, o->contenders);
+    o->nbig_contenders = split(big_contenders, o->big_contenders);
     static const struct option longs[] = {
         {"sizes", 1, 0, 's'}, {"runs", 1, 0, 'r'},     {"workloads", 1, 0, 'w'},
         {"contenders", 1, 0, 'c'}, {"grow-max", 1, 0, 'g'}, {"big", 0, 0, 'b'},
         {"dir", 1, 0, 'd'}, {"csv", 1, 0, 'o'},        {"plot", 1, 0, 'p'},
         {"gp", 1, 0, 'G'}, {"cell-budget", 1, 0, 'C'}, {"budget", 1, 0, 'B'},
-        {"big-size", 1, 0, 'S'}, {"big-runs", 1, 0, 'R'}, {0, 0, 0, 0},
+        {"big-size", 1, 0, 'S'}, {"big-runs", 1, 0, 'R'}, {"big-contenders", 1, 0, 'K'},
+        {0, 0, 0, 0},
     };
     for (int ch; (ch = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (ch) {
@@ -131,6 +134,7 @@ static int parse(int argc, char **argv, options *o)
         case 'B': o->budget = atof(optarg); break;
         case 'S': big_size = optarg, o->big = 1; break;
         case 'R': o->big_runs = atoi(optarg); break;
+        case 'K': o->nbig_contenders = split(optarg, o->big_contenders); break;
         default: return -1;
         }
     }
@@ -150,6 +154,9 @@ static int parse(int argc, char **argv, options *o)
     for (size_t i = 0; i < o->ncontenders; i++)
         if (!bench_contender(o->contenders[i]))
             return fprintf(stderr, "bench: unknown contender %s\n", o->contenders[i]), -1;
+    for (size_t i = 0; i < o->nbig_contenders; i++)
+        if (!bench_contender(o->big_contenders[i]))
+            return fprintf(stderr, "bench: unknown contender %s\n", o->big_contenders[i]), -1;
     if (o->runs < 1 || o->runs > MAX_RUNS || o->big_runs < 1 || o->big_runs > MAX_RUNS ||
         o->nsizes == 0 || optind != argc || (o->plot && !o->gp) || !(o->cell_budget > 0) ||
         !(o->budget > 0))
@@ -255,8 +262,8 @@ static size_t plan(const options *o, row *rows)
     }
     size_t big = o->big ? big_size(o) : 0;
     for (size_t wi = 0; big >= sizeof(uint64_t) && wi < 3; wi++, group++)
-        for (size_t ci = 0; ci < 3 && n < MAX_ROWS; ci++) {
-            const contender *c = bench_contender(big_contenders[ci]);
+        for (size_t ci = 0; ci < o->nbig_contenders && n < MAX_ROWS; ci++) {
+            const contender *c = bench_contender(o->big_contenders[ci]);
             if (bench_applies(bench_workload(big_workloads[wi]), c))
                 add_row(rows, &n, big_workloads[wi], big, c, group, 1);
         }
