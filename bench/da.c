@@ -171,13 +171,14 @@ static int dv_sync(void *h) { return da_vec_sync(&((handle *)h)->v); }
 
 /* Cold reads of a vector file, reopened so nothing of it is mapped yet:
  * in order when ops is 0, else ops random reads; with the access pattern
- * told through da_vec_advise, unless plain. */
+ * told through da_vec_advise (ADVISE), or not at all (PLAIN). */
+enum { ADVISE, PLAIN };
 static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out,
-                      int plain)
+                      int how)
 {
     da_vec v;
     int e = da_vec_open(&v, path, sizeof(uint64_t), NULL);
-    if (e == 0 && !plain)
+    if (e == 0 && how == ADVISE)
         e = da_vec_advise(&v, ops ? DA_ADVICE_RANDOM : DA_ADVICE_SEQUENTIAL);
     if (e == 0 && v.len < n)
         e = DA_EBADFILE;
@@ -196,25 +197,18 @@ static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uin
     return da_vec_close(&v);
 }
 
-static int dv_scan_file(const char *path, size_t n, uint64_t *out)
-{
-    return cold_reads(path, n, 0, 0, out, 0);
-}
-
-static int dv_rand_file(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
-{
-    return cold_reads(path, n, ops, seed, out, 0);
-}
-
-static int dv_scan_plain(const char *path, size_t n, uint64_t *out)
-{
-    return cold_reads(path, n, 0, 0, out, 1);
-}
-
-static int dv_rand_plain(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
-{
-    return cold_reads(path, n, ops, seed, out, 1);
-}
+#define COLD(name, how)                                                                   \
+    static int dv_scan_##name(const char *path, size_t n, uint64_t *out)                  \
+    {                                                                                     \
+        return cold_reads(path, n, 0, 0, out, how);                                       \
+    }                                                                                     \
+    static int dv_rand_##name(const char *path, size_t n, size_t ops, uint64_t seed,      \
+                              uint64_t *out)                                              \
+    {                                                                                     \
+        return cold_reads(path, n, ops, seed, out, how);                                  \
+    }
+COLD(advise, ADVISE)
+COLD(plain, PLAIN)
 
 #define MiB ((size_t)1 << 20)
 static const variant v_default = {0, 0, 0, 0}, v_sparse = {DA_SPARSE, 0, 0, 0},
@@ -246,7 +240,7 @@ OPEN(huge_populate_cap64m, v_huge_populate_cap64m)
 const contender bench_da[] = {
     {"da", "da_vec as shipped (fallocate, doubling to 1 GiB steps)", 1, 0, open_default,
      dv_close, dv_push, dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, dv_shrink,
-     dv_sync, dv_scan_file, dv_rand_file},
+     dv_sync, dv_scan_advise, dv_rand_advise},
     {"da-sparse", "da_vec with DA_SPARSE (ftruncate only; SIGBUS on a full disk)", 1, 0,
      open_sparse, OPS},
     {"da-noadvise", "da, cold reads without da_vec_advise", 1, 0, open_default, dv_close, dv_push,

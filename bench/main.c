@@ -4,6 +4,7 @@
  *   bench [--sizes 1M,4M,...] [--runs 5] [--workloads push,...] [--contenders da,...]
  *         [--grow-max 64G] [--cell-budget 20] [--budget 540]
  *         [--big] [--big-size SIZE] [--big-runs 1] [--big-contenders da,write,dd]
+ *         [--big-workloads push,scan,rcold]
  *         [--dir DIR] [--csv FILE] [--plot PNG --gp SCRIPT]
  *   bench --one WORKLOAD SIZE CONTENDER DIR     (one measurement; what the driver runs)
  *
@@ -40,7 +41,8 @@ static char self[4096] = "bench"; /* this binary, for the replay line */
 typedef struct {
     size_t sizes[MAX_LIST], nsizes, grow_max, big_size;
     const char *workloads[MAX_LIST], *contenders[MAX_LIST], *big_contenders[MAX_LIST];
-    size_t nworkloads, ncontenders, nbig_contenders;
+    const char *big_workloads[MAX_LIST];
+    size_t nworkloads, ncontenders, nbig_contenders, nbig_workloads;
     int runs, big, big_runs;
     double cell_budget, budget;
     const char *dir, *csv, *plot, *gp;
@@ -48,7 +50,7 @@ typedef struct {
 
 /* The cells beyond RAM and who runs them: da against the file system's own
  * limits (dd for writing, read(2)/pread(2) of the same file for reading). */
-static const char *const big_workloads[] = {"push", "scan", "rcold"};
+
 
 static double now(void)
 {
@@ -87,7 +89,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench [--sizes LIST] [--runs N] [--workloads LIST] "
                     "[--contenders LIST] [--grow-max SIZE] [--cell-budget S] [--budget S] "
-                    "[--big] [--big-size SIZE] [--big-runs N] [--big-contenders LIST] [--dir DIR] "
+                    "[--big] [--big-size SIZE] [--big-runs N] [--big-contenders LIST] "
+                    "[--big-workloads LIST] [--dir DIR] "
                     "[--csv FILE] "
                     "[--plot PNG --gp SCRIPT]\n       bench --one WORKLOAD SIZE CONTENDER DIR\n");
     return 2;
@@ -99,6 +102,7 @@ static int parse(int argc, char **argv, options *o)
     static char workloads[] = "push,extend,read,rread,rupdate,grow,shrink,close,sync,openclose";
     static char contenders[] = "da,da-sparse,realloc,write,mem,dd";
     static char big_contenders[] = "da,write,dd";
+    static char big_workloads[] = "push,scan,rcold";
     const char *tmp = getenv("TMPDIR");
     char *size_list = sizes, *grow = NULL, *big_size = NULL;
     o->runs = 5;
@@ -110,12 +114,14 @@ static int parse(int argc, char **argv, options *o)
     o->nworkloads = split(workloads, o->workloads);
     o->ncontenders = split(contenders, o->contenders);
     o->nbig_contenders = split(big_contenders, o->big_contenders);
+    o->nbig_workloads = split(big_workloads, o->big_workloads);
     static const struct option longs[] = {
         {"sizes", 1, 0, 's'}, {"runs", 1, 0, 'r'},     {"workloads", 1, 0, 'w'},
         {"contenders", 1, 0, 'c'}, {"grow-max", 1, 0, 'g'}, {"big", 0, 0, 'b'},
         {"dir", 1, 0, 'd'}, {"csv", 1, 0, 'o'},        {"plot", 1, 0, 'p'},
         {"gp", 1, 0, 'G'}, {"cell-budget", 1, 0, 'C'}, {"budget", 1, 0, 'B'},
         {"big-size", 1, 0, 'S'}, {"big-runs", 1, 0, 'R'}, {"big-contenders", 1, 0, 'K'},
+        {"big-workloads", 1, 0, 'W'},
         {0, 0, 0, 0},
     };
     for (int ch; (ch = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
@@ -135,6 +141,7 @@ static int parse(int argc, char **argv, options *o)
         case 'S': big_size = optarg, o->big = 1; break;
         case 'R': o->big_runs = atoi(optarg); break;
         case 'K': o->nbig_contenders = split(optarg, o->big_contenders); break;
+        case 'W': o->nbig_workloads = split(optarg, o->big_workloads); break;
         default: return -1;
         }
     }
@@ -154,6 +161,9 @@ static int parse(int argc, char **argv, options *o)
     for (size_t i = 0; i < o->ncontenders; i++)
         if (!bench_contender(o->contenders[i]))
             return fprintf(stderr, "bench: unknown contender %s\n", o->contenders[i]), -1;
+    for (size_t i = 0; i < o->nbig_workloads; i++)
+        if (bench_workload(o->big_workloads[i]) < 0)
+            return fprintf(stderr, "bench: unknown workload %s\n", o->big_workloads[i]), -1;
     for (size_t i = 0; i < o->nbig_contenders; i++)
         if (!bench_contender(o->big_contenders[i]))
             return fprintf(stderr, "bench: unknown contender %s\n", o->big_contenders[i]), -1;
@@ -261,11 +271,11 @@ static size_t plan(const options *o, row *rows)
         }
     }
     size_t big = o->big ? big_size(o) : 0;
-    for (size_t wi = 0; big >= sizeof(uint64_t) && wi < 3; wi++, group++)
+    for (size_t wi = 0; big >= sizeof(uint64_t) && wi < o->nbig_workloads; wi++, group++)
         for (size_t ci = 0; ci < o->nbig_contenders && n < MAX_ROWS; ci++) {
             const contender *c = bench_contender(o->big_contenders[ci]);
-            if (bench_applies(bench_workload(big_workloads[wi]), c))
-                add_row(rows, &n, big_workloads[wi], big, c, group, 1);
+            if (bench_applies(bench_workload(o->big_workloads[wi]), c))
+                add_row(rows, &n, o->big_workloads[wi], big, c, group, 1);
         }
     return n;
 }
