@@ -216,10 +216,10 @@ int da_vec_close(da_vec *v);
  * in an own arena, so big steps would only reserve disk early).  When the
  * step does not fit (disk or reservation nearly full) it is halved until it
  * does, down to the exact need; only if that fails is the error returned.
- * Write-behind: a vector in its own arena longer than an eighth of RAM
+ * Write-behind: a vector in its own arena longer than a quarter of RAM
  * (DISKALLOC_WRITEBEHIND="64M" sets it, "off" or an unparsable value turns it
  * off) starts writeback of its elements at each growth, and evicts the pages
- * more than half that far behind its end once they are written (they read
+ * more than a quarter that far behind its end once they are written (they read
  * back from the file as usual), so that a vector larger than RAM streams at
  * the disk's speed and holds a bounded part of the page cache.  An I/O error
  * there is sticky, as from da_arena_sync: the growing call (this one, push,
