@@ -28,6 +28,10 @@ typedef struct contender {
     int (*reserve)(void *h, size_t n);          /* grow capacity to n as pushes would */
     int (*shrink)(void *h);                     /* drop all elements and give back the space */
     int (*sync)(void *h);                       /* make written data durable */
+    /* cold reads of an existing vector file at path (made by da_vec_open,
+     * n u64 elements), opened by the call: its pages are not in memory */
+    int (*scan_file)(const char *path, size_t n, uint64_t *out);
+    int (*rand_file)(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out);
 } contender;
 
 extern const contender bench_da[], bench_mem[], bench_file[];

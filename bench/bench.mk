@@ -11,11 +11,24 @@ BENCH_RUNS ?= 5
 BENCH_GROW_MAX ?= 64G
 BENCH_CONTENDERS ?= da,da-sparse,realloc,write,mem,dd
 BENCH_BIG ?=
+BENCH_BIG_RUNS ?= 1
+BENCH_BIG_SIZE ?=
+BENCH_CELL_BUDGET ?= 20
+BENCH_BUDGET ?= 540
 BENCH_EXPLORE_CONTENDERS ?= da,da-huge,da-seq,da-populate,da-huge-populate,da-cap64m,da-cap2m,da-huge-cap64m,da-huge-pop64m,write
 BENCH_FLAGS = --runs $(BENCH_RUNS) --sizes $(BENCH_SIZES) --grow-max $(BENCH_GROW_MAX) \
-    $(if $(BENCH_BIG),--big) --gp bench/plot.gp
+    --cell-budget $(BENCH_CELL_BUDGET) --budget $(BENCH_BUDGET) \
+    $(if $(BENCH_BIG),--big --big-runs $(BENCH_BIG_RUNS)) \
+    $(if $(BENCH_BIG_SIZE),--big-size $(BENCH_BIG_SIZE)) --gp bench/plot.gp
 
-ALL_TARGETS += $(BENCH_BIN)
+ALL_TARGETS += $(BENCH_BIN) $(BUILD)/bench/stream-check
+
+# Correctness of the streaming paths the bench times, against the core with
+# fail points (for make check; no timing).
+$(BUILD)/bench/stream-check: bench/stream-check.c $(CORE_FIU_O) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Icore -c $< -o $@.o
+	$(CC) $@.o $(CORE_FIU_O) -o $@ $(LDFLAGS) $(FIU_LIBS)
 
 # The core compiled into the bench binary at -O2, apart from $(CORE_O).
 $(BUILD)/bench/diskalloc.o: $(CORE_SRC) $(CORE_HDR)
@@ -30,7 +43,7 @@ $(BENCH_BIN): $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(BENCH_SRC)) $(BUILD)/ben
 	$(CC) $^ -o $@ $(LDFLAGS)
 
 .PHONY: bench bench-explore check-bench
-## bench: da_vec vs realloc, write(2) and the hardware, 1M..4G (BENCH_BIG=1 adds 1.5x RAM); table, bench/results.csv, bench/plot.png
+## bench: da_vec vs realloc, write(2) and the hardware, 1M..4G in <= 10 min (BENCH_BIG=1 adds push/scan/random at 1.5x RAM); table, bench/results.csv, bench/plot.png
 bench: deps $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_FLAGS) --contenders $(BENCH_CONTENDERS) \
 	    --csv bench/results.csv --plot bench/plot.png
@@ -41,10 +54,13 @@ bench-explore: deps $(BENCH_BIN)
 	    --workloads push,extend,grow --csv $(BUILD)/bench/explore.csv --plot bench/explore.png
 
 CHECK_STEPS += check-bench
-## check-bench: the bench binary at 1 MiB, one run per cell; its CSV is well formed
-check-bench: $(BENCH_BIN)
+## check-bench: the bench binary at 1 MiB (the beyond-RAM cells at 4 MiB), one run per cell; its CSV is well formed; stream-check: write-behind, bulk extend, advice are correct
+check-bench: $(BENCH_BIN) $(BUILD)/bench/stream-check
 	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
 	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-tiny sh -c '$(BENCH_BIN) --sizes 1M --runs 1 \
-	    --contenders $(BENCH_CONTENDERS),$(BENCH_EXPLORE_CONTENDERS) \
-	    --csv $(BUILD)/bench/check.csv > $(BUILD)/bench/check.log'
-	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-csv bench/csv-check.sh $(BUILD)/bench/check.csv
+	    --big-size 4M --contenders $(BENCH_CONTENDERS),$(BENCH_EXPLORE_CONTENDERS) \
+	    --csv $(BUILD)/bench/check.csv > $(BUILD)/bench/check.log 2>&1'
+	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-csv bench/csv-check.sh $(BUILD)/bench/check.csv \
+	    "scan rcold"
+	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-stream sh -c '$(BUILD)/bench/stream-check \
+	    > $(BUILD)/bench/stream-check.log 2>&1 || { cat $(BUILD)/bench/stream-check.log; exit 1; }'

@@ -7,6 +7,7 @@
 #include "diskalloc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -20,6 +21,7 @@ typedef struct {
 typedef struct {
     da_vec v;
     const variant *var;
+    void *home; /* data at open: an own arena's data never moves (no copy) */
 } handle;
 
 #define FIRST_STEP ((size_t)64 << 10) /* the core's first step */
@@ -65,8 +67,21 @@ static int open_variant(void **h, const char *dir, const variant *var)
         return e;
     }
     d->var = var;
+    d->home = d->v.data;
     *h = d;
     return 0;
+}
+
+/* The "no copy ever in an own arena" guarantee, checked after every timed
+ * push and extend. */
+static int unmoved(const handle *d, int e)
+{
+    if (e == 0 && d->v.data != d->home) {
+        fprintf(stderr, "bench: VIOLATION own-arena data moved from %p to %p\n", d->home,
+                d->v.data);
+        return EFAULT;
+    }
+    return e;
 }
 
 static int dv_close(void *h)
@@ -84,14 +99,14 @@ static int dv_push(void *h, size_t n)
     if (plain(d)) { /* exactly what a user writes */
         for (uint64_t i = 0; i < n && e == 0; i++)
             e = da_vec_push_fast(&d->v, &i);
-        return e;
+        return unmoved(d, e);
     }
     for (uint64_t i = 0; i < n && e == 0; i++) {
         if (d->v.len == d->v.cap && (e = grow(d, 1)) != 0)
             break;
         e = da_vec_push_fast(&d->v, &i);
     }
-    return e;
+    return unmoved(d, e);
 }
 
 static int dv_extend(void *h, const uint64_t *chunk, size_t n)
@@ -105,7 +120,7 @@ static int dv_extend(void *h, const uint64_t *chunk, size_t n)
         e = da_vec_extend(&d->v, chunk, k);
         done += k;
     }
-    return e;
+    return unmoved(d, e);
 }
 
 static int dv_sum(void *h, size_t n, uint64_t *out)
@@ -154,6 +169,47 @@ static int dv_shrink(void *h)
 
 static int dv_sync(void *h) { return da_vec_sync(&((handle *)h)->v); }
 
+/* Cold reads of a vector file, reopened so nothing of it is mapped yet:
+ * in order when ops is 0, else ops random reads; with the access pattern
+ * told through da_vec_advise (ADVISE), or not at all (PLAIN). */
+enum { ADVISE, PLAIN };
+static int cold_reads(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out,
+                      int how)
+{
+    da_vec v;
+    int e = da_vec_open(&v, path, sizeof(uint64_t), NULL);
+    if (e == 0 && how == ADVISE)
+        e = da_vec_advise(&v, ops ? DA_ADVICE_RANDOM : DA_ADVICE_SEQUENTIAL);
+    if (e == 0 && v.len < n)
+        e = DA_EBADFILE;
+    if (e != 0) {
+        da_vec_close(&v);
+        return e;
+    }
+    const uint64_t *p = v.data;
+    uint64_t s = 0;
+    if (ops == 0)
+        for (size_t i = 0; i < n; i++)
+            s += p[i];
+    for (size_t i = 0; i < ops; i++)
+        s += p[bench_rand(&seed) % n];
+    *out = s;
+    return da_vec_close(&v);
+}
+
+#define COLD(name, how)                                                                   \
+    static int dv_scan_##name(const char *path, size_t n, uint64_t *out)                  \
+    {                                                                                     \
+        return cold_reads(path, n, 0, 0, out, how);                                       \
+    }                                                                                     \
+    static int dv_rand_##name(const char *path, size_t n, size_t ops, uint64_t seed,      \
+                              uint64_t *out)                                              \
+    {                                                                                     \
+        return cold_reads(path, n, ops, seed, out, how);                                  \
+    }
+COLD(advise, ADVISE)
+COLD(plain, PLAIN)
+
 #define MiB ((size_t)1 << 20)
 static const variant v_default = {0, 0, 0, 0}, v_sparse = {DA_SPARSE, 0, 0, 0},
                      v_huge = {0, MADV_HUGEPAGE, 0, 0}, v_seq = {0, MADV_SEQUENTIAL, 0, 0},
@@ -180,11 +236,16 @@ OPEN(huge_cap64m, v_huge_cap64m)
 OPEN(huge_populate_cap64m, v_huge_populate_cap64m)
 
 #define OPS dv_close, dv_push, dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, \
-            dv_shrink, dv_sync
+            dv_shrink, dv_sync, NULL, NULL
 const contender bench_da[] = {
-    {"da", "da_vec as shipped (fallocate, doubling to 1 GiB steps)", 1, 0, open_default, OPS},
+    {"da", "da_vec as shipped (fallocate, doubling to 1 GiB steps)", 1, 0, open_default,
+     dv_close, dv_push, dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, dv_shrink,
+     dv_sync, dv_scan_advise, dv_rand_advise},
     {"da-sparse", "da_vec with DA_SPARSE (ftruncate only; SIGBUS on a full disk)", 1, 0,
      open_sparse, OPS},
+    {"da-noadvise", "da, cold reads without da_vec_advise", 1, 0, open_default, dv_close, dv_push,
+     dv_extend, dv_sum, dv_rand_read, dv_rand_update, dv_reserve, dv_shrink, dv_sync,
+     dv_scan_plain, dv_rand_plain},
     {"da-huge", "da + madvise(MADV_HUGEPAGE) on the reservation", 1, 0, open_huge, OPS},
     {"da-seq", "da + madvise(MADV_SEQUENTIAL) on the reservation", 1, 0, open_seq, OPS},
     {"da-populate", "da + MADV_POPULATE_WRITE of each growth step", 1, 0, open_populate, OPS},

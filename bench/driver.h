@@ -9,6 +9,7 @@
 typedef struct sample {
     double s;
     long minflt, majflt, rss_kib;
+    long dirty_kib, cache_kib; /* system-wide peaks while the clock ran */
 } sample;
 
 /* One (workload, size, contender) cell: its samples, then their summary. */
@@ -23,6 +24,7 @@ typedef struct row {
     int runs;
     sample v[MAX_RUNS];
     double med, min, max, minflt, majflt, rss_mib, speedup; /* speedup: t(contender)/t(da) */
+    double dirty_mib, cache_mib; /* largest peak over the runs */
 } row;
 
 /** Fill the summary fields of rows[0..n) (medians, min, max, speedup vs "da"). */
@@ -30,8 +32,9 @@ void report_summarize(row *rows, size_t n);
 /** Print the table's header, or one group's lines. */
 void report_header(void);
 void report_group(const row *rows, size_t n, int group);
-/** Print each target with met/missed and by how much; returns how many were missed. */
-int report_targets(const row *rows, size_t n);
+/** Print each target with met/missed, the ratio and the need; returns how
+ * many were missed.  ram: the machine's RAM in bytes. */
+int report_targets(const row *rows, size_t n, size_t ram);
 /** Write the CSV; 0 or an errno. */
 int report_csv(const row *rows, size_t n, const char *path);
 /** "1M", "4G", "36G": the binary size as the table shows it. */

@@ -5,6 +5,7 @@
  * directory as the vectors', so closing one discards its pages as closing
  * a vector does. */
 #include "bench.h"
+#include "diskalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,6 +172,67 @@ static int f_shrink(void *h)
 
 static int f_sync(void *h) { return fsync(((handle *)h)->fd) != 0 ? errno : 0; }
 
+/* The data of a vector file, where da_vec_inspect says it starts. */
+static int open_data(const char *path, size_t n, int *fd, off_t *off)
+{
+    da_file_info info;
+    int e = da_vec_inspect(path, &info);
+    if (e == 0 && (info.in_force < 0 || info.len < n))
+        e = DA_EBADFILE;
+    if (e != 0)
+        return e;
+    *off = (off_t)info.data_off;
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    return *fd < 0 ? errno : 0;
+}
+
+/* read(2) in 1 MiB blocks: what a program that serialized the data does. */
+static int f_scan_file(const char *path, size_t n, uint64_t *out)
+{
+    int fd = -1;
+    off_t off = 0;
+    int e = open_data(path, n, &fd, &off);
+    uint64_t *b = e ? NULL : malloc(BENCH_IO), s = 0;
+    if (e == 0 && !b)
+        e = ENOMEM;
+    if (e == 0 && lseek(fd, off, SEEK_SET) < 0)
+        e = errno;
+    for (size_t left = n * sizeof *b; e == 0 && left > 0;) {
+        ssize_t k = read(fd, b, left < BENCH_IO ? left : BENCH_IO);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || k % (ssize_t)sizeof *b) {
+            e = k < 0 ? errno : EIO;
+            break;
+        }
+        for (size_t i = 0; i < (size_t)k / sizeof *b; i++)
+            s += b[i];
+        left -= (size_t)k;
+    }
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    *out = s;
+    return e;
+}
+
+static int f_rand_file(const char *path, size_t n, size_t ops, uint64_t seed, uint64_t *out)
+{
+    int fd;
+    off_t off;
+    int e = open_data(path, n, &fd, &off);
+    if (e != 0)
+        return e;
+    uint64_t s = 0, x;
+    for (size_t i = 0; i < ops && e == 0; i++) {
+        e = io_all(fd, &x, sizeof x, off + (off_t)(bench_rand(&seed) % n * sizeof x), 0);
+        s += x;
+    }
+    close(fd);
+    *out = s;
+    return e;
+}
+
 static int dd_write(void *h, size_t n)
 {
     handle *d = h;
@@ -194,8 +256,8 @@ static int dd_extend(void *h, const uint64_t *chunk, size_t n)
 const contender bench_file[] = {
     {"write", "serialize instead: write(2) of the same u64s via a 1 MiB buffer; pread(2) back", 1,
      0, f_open, f_close, f_push, f_extend, f_sum, f_rand_read, f_rand_update, NULL, f_shrink,
-     f_sync},
+     f_sync, f_scan_file, f_rand_file},
     {"dd", "limit: sequential write(2) of a constant 1 MiB block to the same file system", 0, 0,
-     f_open, f_close, dd_write, dd_extend, NULL, NULL, NULL, NULL, NULL, f_sync},
+     f_open, f_close, dd_write, dd_extend, NULL, NULL, NULL, NULL, NULL, f_sync, NULL, NULL},
 };
 const size_t bench_n_file = sizeof bench_file / sizeof bench_file[0];

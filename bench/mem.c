@@ -153,8 +153,9 @@ static int mem_extend(void *h, const uint64_t *chunk, size_t n)
 const contender bench_mem[] = {
     {"realloc", "in-memory vector grown by realloc (doubling), like Vec<u64>", 1, 1, vec_open,
      vec_close, vec_push, vec_extend, vec_sum, vec_rand_read, vec_rand_update, NULL,
-     vec_shrink, NULL},
+     vec_shrink, NULL, NULL, NULL},
     {"mem", "limit: memset / loads over prefaulted anonymous memory", 0, 1, mem_open, mem_close,
-     mem_fill, mem_extend, vec_sum, vec_rand_read, vec_rand_update, NULL, NULL, NULL},
+     mem_fill, mem_extend, vec_sum, vec_rand_read, vec_rand_update, NULL, NULL, NULL, NULL,
+     NULL},
 };
 const size_t bench_n_mem = sizeof bench_mem / sizeof bench_mem[0];

@@ -231,12 +231,29 @@ int da_vec_close(da_vec *v);
  * least doubles up to 1 GiB, then grows by 1 GiB steps: no copy ever happens
  * in an own arena, so big steps would only reserve disk early).  When the
  * step does not fit (disk or reservation nearly full) it is halved until it
- * does, down to the exact need; only if that fails is the error returned. */
+ * does, down to the exact need; only if that fails is the error returned.
+ * Write-behind: a vector in its own arena longer than a quarter of RAM
+ * (DISKALLOC_WRITEBEHIND="64M" sets it, "off" or an unparsable value turns it
+ * off) starts writeback of its elements at each growth, and evicts the pages
+ * more than a quarter that far behind its end once they are written (they read
+ * back from the file as usual), so that a vector larger than RAM streams at
+ * the disk's speed and holds a bounded part of the page cache.  An I/O error
+ * there is sticky, as from da_arena_sync: the growing call (this one, push,
+ * extend, try_reserve_exact) returns it, later writes DA_EPOISONED, and
+ * nothing else changes.
+ * @return 0; DA_EINVAL; DA_EOVERFLOW; DA_EPOISONED; DA_EFORKED; the errors
+ *   of da_arena_resize (the growth); EIO, ENOSPC, ... of the write-behind
+ *   (sync_file_range, under the msync fail point), which poison the arena. */
 int da_vec_try_reserve(da_vec *v, size_t additional);
 /** Room for len + additional elements, rounded up to whole pages. */
 int da_vec_try_reserve_exact(da_vec *v, size_t additional);
 int da_vec_push(da_vec *v, const void *elem);
-/** Append n elements; elems may point into the vector itself. */
+/** Append n elements; elems may point into the vector itself.  In an own
+ * arena, n elements of 16 KiB or more bound for pages the vector never reached
+ * before go to the file with pwrite (no page fault, no zero-filled page; the
+ * mapping shows them at once); if pwrite fails, stores through the mapping
+ * finish the job, so its errors never reach the caller.  Errors as
+ * da_vec_try_reserve. */
 int da_vec_extend(da_vec *v, const void *elems, size_t n);
 /** Remove the last element, copying it to out unless out is NULL.
  * @return 0; DA_EEMPTY when empty; DA_EPOISONED. */
@@ -262,6 +279,29 @@ int da_vec_shrink_to_fit(da_vec *v);
  * can write the header page back whatever the call returns.  Temp vectors:
  * da_arena_sync.  Errors are sticky, as for da_arena_sync. */
 int da_vec_sync(da_vec *v);
+/** @defgroup advice da_vec_advise: how the vector will be read (bits)
+ * @{ */
+#define DA_ADVICE_NORMAL     0u /**< default readahead and fault-around */
+#define DA_ADVICE_SEQUENTIAL 1u /**< in order: read ahead harder (a scan) */
+#define DA_ADVICE_RANDOM     2u /**< scattered: read only the page a load needs */
+#define DA_ADVICE_WILLNEED   4u /**< start reading the elements in now */
+#define DA_ADVICE_DONTNEED   8u /**< not soon: write back and evict its clean pages */
+/** @} */
+
+/** Tell the kernel how the vector will be accessed: one pattern (NORMAL,
+ * SEQUENTIAL or RANDOM), optionally with WILLNEED or DONTNEED.  It applies to
+ * the capacity the vector has now (call it again after growing) and to the
+ * file's readahead; the pattern stays until changed.  Advice only: no byte,
+ * length, capacity, size or lock changes, nothing is synced, no error becomes
+ * sticky (DONTNEED's writeback reports its errors at the next sync), and a
+ * vector of capacity 0 is a no-op.  Allowed on a poisoned vector (it only
+ * reads).  Uses madvise and posix_fadvise, without fail points.
+ * @return 0; DA_EINVAL (NULL or closed vector, unknown bits, SEQUENTIAL with
+ *   RANDOM, WILLNEED with DONTNEED); DA_EFORKED (a copy inherited through
+ *   fork: the file's readahead state is the parent's); errno of madvise
+ *   (EINVAL: a kernel without that advice; ENOMEM, EAGAIN) or posix_fadvise. */
+int da_vec_advise(da_vec *v, unsigned advice);
+
 /** Address of element i, or NULL when i >= len. */
 void *da_vec_at(const da_vec *v, size_t i);
 /** The arena holding the vector's data (NULL for a closed vector). */
