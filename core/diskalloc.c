@@ -1768,33 +1768,34 @@ static const char *system_error(int err)
         return enomem_text();
     case ENOSPC:
         return "no space left on device (ENOSPC): the file system holding the file is full. "
-               "From growth or an open: the call changed nothing. From a sync: the arena is "
-               "poisoned (da_arena_error returns it). Free space, or put the file on a larger "
-               "file system (da_config.dir, $TMPDIR).";
+               "When da_arena_error returns it, it came from a sync or from a large vector's "
+               "write-behind, and the arena is poisoned; otherwise (growth, an open) the call "
+               "changed nothing. Free space, or put the file on a larger file system "
+               "(da_config.dir, $TMPDIR).";
     case EDQUOT:
-        return "disk quota exceeded (EDQUOT): your quota on the file system is used up. From "
-               "growth or an open: the call changed nothing. From a sync: the arena is poisoned "
-               "(da_arena_error returns it). Free space, raise the quota, or use another "
-               "directory.";
+        return "disk quota exceeded (EDQUOT): your quota on the file system is used up. When "
+               "da_arena_error returns it, it came from a sync or from a large vector's "
+               "write-behind, and the arena is poisoned; otherwise (growth, an open) the call "
+               "changed nothing. Free space, raise the quota, or use another directory.";
     case EFBIG:
         return "file too large (EFBIG): the file-size limit (ulimit -f) or the file system's "
                "largest file would be exceeded; the call changed nothing. Raise the limit or "
                "keep the vector smaller.";
     case EIO:
-        return "input/output error (EIO): the device failed. From a sync: data written since "
-               "the last successful sync may be lost, and the arena is poisoned (da_arena_error "
-               "returns it; writes are refused): reopen a persistent vector to get its last "
-               "synced state. From growth or an open: that call changed nothing. Check the "
-               "device.";
+        return "input/output error (EIO): the device failed. When da_arena_error returns it, it "
+               "came from a sync or from a large vector's write-behind: data written since the "
+               "last successful sync may be lost and the arena is poisoned (writes are "
+               "refused): reopen a persistent vector to get its last synced state. Otherwise "
+               "(growth, an open) that call changed nothing. Check the device.";
     case EWOULDBLOCK:
         return "resource busy (EWOULDBLOCK/EAGAIN): the vector file is held open by another "
                "handle, in this or another process (one at a time), or the system lacked a "
                "transient resource. Close the other handle, or retry.";
     case EINTR:
-        return "interrupted by a signal (EINTR). From a sync: the kernel may have dropped "
-               "dirty pages, so the arena is poisoned like after EIO (da_arena_error returns "
-               "it); reopen a persistent vector. From any other call: nothing changed; retry "
-               "it.";
+        return "interrupted by a signal (EINTR). When da_arena_error returns it, it came from a "
+               "sync or from a large vector's write-behind: the kernel may have dropped dirty "
+               "pages, so the arena is poisoned like after EIO; reopen a persistent vector. "
+               "Otherwise nothing changed; retry the call.";
     case EACCES:
     case EPERM:
         return "permission denied (EACCES/EPERM): the file or its directory may not be "
