@@ -21,14 +21,8 @@ BENCH_FLAGS = --runs $(BENCH_RUNS) --sizes $(BENCH_SIZES) --grow-max $(BENCH_GRO
     $(if $(BENCH_BIG),--big --big-runs $(BENCH_BIG_RUNS)) \
     $(if $(BENCH_BIG_SIZE),--big-size $(BENCH_BIG_SIZE)) --gp bench/plot.gp
 
-ALL_TARGETS += $(BENCH_BIN) $(BUILD)/bench/stream-check
-
-# Correctness of the streaming paths the bench times, against the core with
-# fail points (for make check; no timing).
-$(BUILD)/bench/stream-check: bench/stream-check.c $(CORE_FIU_O) $(CORE_HDR)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Icore -c $< -o $@.o
-	$(CC) $@.o $(CORE_FIU_O) -o $@ $(LDFLAGS) $(FIU_LIBS)
+ALL_TARGETS += $(BENCH_BIN)
+# (the correctness of the streaming paths the bench times is tests/test_stream.c)
 
 # The core compiled into the bench binary at -O2, apart from $(CORE_O).
 $(BUILD)/bench/diskalloc.o: $(CORE_SRC) $(CORE_HDR)
@@ -54,13 +48,11 @@ bench-explore: deps $(BENCH_BIN)
 	    --workloads push,extend,grow --csv $(BUILD)/bench/explore.csv --plot bench/explore.png
 
 CHECK_STEPS += check-bench
-## check-bench: the bench binary at 1 MiB (the beyond-RAM cells at 4 MiB), one run per cell; its CSV is well formed; stream-check: write-behind, bulk extend, advice are correct
-check-bench: $(BENCH_BIN) $(BUILD)/bench/stream-check
+## check-bench: the bench binary at 1 MiB (the beyond-RAM cells at 4 MiB), one run per cell; its CSV is well formed
+check-bench: $(BENCH_BIN)
 	@mkdir -p $(BUILD)/tap; : > $(BUILD)/tap/$@.tap
 	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-tiny sh -c '$(BENCH_BIN) --sizes 1M --runs 1 \
 	    --big-size 4M --contenders $(BENCH_CONTENDERS),$(BENCH_EXPLORE_CONTENDERS) \
 	    --csv $(BUILD)/bench/check.csv > $(BUILD)/bench/check.log 2>&1'
 	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-csv bench/csv-check.sh $(BUILD)/bench/check.csv \
 	    "scan rcold"
-	@ci/tap-run.sh $(BUILD)/tap/$@.tap bench-stream sh -c '$(BUILD)/bench/stream-check \
-	    > $(BUILD)/bench/stream-check.log 2>&1 || { cat $(BUILD)/bench/stream-check.log; exit 1; }'

@@ -422,8 +422,7 @@ static size_t writebehind_min(void)
     size_t n = 0;
     if (env && *env)
         return strcmp(env, "off") != 0 && parse_size(env, &n) == 0 ? n : 0;
-    long pages = sysconf(_SC_PHYS_PAGES);
-    return pages > 0 ? (size_t)pages / 4 * page_size() : 0;
+    return (size_t)sysconf(_SC_PHYS_PAGES) / 4 * page_size(); /* Linux always knows its RAM */
 }
 
 /* The owner unlocks before closing: a forked child may still hold a copy of
@@ -1142,8 +1141,7 @@ int da_vec_pop(da_vec *v, void *out)
 void da_vec_truncate(da_vec *v, size_t len)
 {
     if (v && len < v->len) {
-        if (v->arena_)
-            note_end(v);
+        note_end(v); /* len > 0: an open vector, with its arena */
         v->len = len;
     }
 }
@@ -1177,24 +1175,24 @@ int da_vec_advise(da_vec *v, unsigned advice)
      * 30x the bytes a random load needs (cold random reads of 36 GiB: 794 us
      * each, 62 us without it; pread 64 us), and erratic for a cold scan with
      * MADV_SEQUENTIAL (20-51 s for 36 GiB, 21-23 s without it; read(2)
-     * 19-28 s).  So a pattern drops it and NORMAL restores it.  A kernel
-     * without THP refuses both (EINVAL), as at the arena's open: no matter. */
-    if (madvise(p, len, m) != 0)
-        return sys_err();
+     * 19-28 s).  So a pattern drops it and NORMAL restores it.  All of it is
+     * advice over a range the arena maps and a descriptor it owns: a kernel
+     * that cannot take some advice (an old one, one without THP) refuses it,
+     * and nothing is lost by going on without it. */
+    (void)madvise(p, len, m);
     (void)madvise(p, len, pattern == DA_ADVICE_NORMAL ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-    int e = posix_fadvise(a->fd, (off_t)off, (off_t)len, f);
-    if (e == 0 && now == DA_ADVICE_WILLNEED) {
-        /* the elements only: capacity past len holds nothing to read */
-        size_t used = round_up(v->len * v->elem_size, a->page);
-        e = used ? posix_fadvise(a->fd, (off_t)off, (off_t)used, POSIX_FADV_WILLNEED) : 0;
-    } else if (e == 0 && now == DA_ADVICE_DONTNEED) {
-        /* unmapping a shared mapping keeps every byte in the page cache; the
-         * fadvise then starts writeback and evicts what is clean */
-        if (madvise(p, len, MADV_DONTNEED) != 0)
-            return sys_err();
-        e = posix_fadvise(a->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+    (void)posix_fadvise(a->fd, (off_t)off, (off_t)len, f);
+    /* WILLNEED: the elements only, capacity past len holds nothing to read.
+     * DONTNEED: unmapping a shared mapping keeps every byte in the page
+     * cache; the fadvise then starts writeback and evicts what is clean. */
+    size_t used = round_up(v->len * v->elem_size, a->page);
+    if (now == DA_ADVICE_WILLNEED && used != 0) /* a length of 0 would mean "to the end" */
+        (void)posix_fadvise(a->fd, (off_t)off, (off_t)used, POSIX_FADV_WILLNEED);
+    if (now == DA_ADVICE_DONTNEED) {
+        (void)madvise(p, len, MADV_DONTNEED);
+        (void)posix_fadvise(a->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
     }
-    return e;
+    return 0;
 }
 
 void *da_vec_at(const da_vec *v, size_t i)

@@ -295,11 +295,11 @@ int da_vec_sync(da_vec *v);
  * length, capacity, size or lock changes, nothing is synced, no error becomes
  * sticky (DONTNEED's writeback reports its errors at the next sync), and a
  * vector of capacity 0 is a no-op.  Allowed on a poisoned vector (it only
- * reads).  Uses madvise and posix_fadvise, without fail points.
+ * reads).  Uses madvise and posix_fadvise, without fail points: advice the
+ * kernel cannot take (an old kernel, one without THP) is left out.
  * @return 0; DA_EINVAL (NULL or closed vector, unknown bits, SEQUENTIAL with
  *   RANDOM, WILLNEED with DONTNEED); DA_EFORKED (a copy inherited through
- *   fork: the file's readahead state is the parent's); errno of madvise
- *   (EINVAL: a kernel without that advice; ENOMEM, EAGAIN) or posix_fadvise. */
+ *   fork: the file's readahead state is the parent's). */
 int da_vec_advise(da_vec *v, unsigned advice);
 
 /** Address of element i, or NULL when i >= len. */

@@ -5,6 +5,8 @@ TEST_NAMES := errors arena alloc vec persist sync limits model failpoints edges
 TEST_NAMES += header open strerror shrink
 # the outside review of the hardened core
 TEST_NAMES += review
+# issue 12: the streaming paths (write-behind, bulk extend, advice)
+TEST_NAMES += stream
 # the coverage gate: what only the hardened core has (da_vec_inspect)
 TEST_NAMES += inspect
 TEST_BINS := $(addprefix $(BUILD)/tests/test_,$(TEST_NAMES))
