@@ -92,7 +92,7 @@ int da_arena_open(da_arena **out, const da_config *cfg);
 
 /** Open an arena over the caller's regular file.  fd must be open for
  * reading and writing; the arena opens the same file again through
- * /proc/self/fd (its own open file description: the caller's O_APPEND or other
+ * /proc/thread-self/fd, else /proc/self/fd (its own open file description: the caller's O_APPEND or other
  * status flags do not affect it; the caller keeps and closes its own fd).  The
  * file's bytes are kept and mapped at the base, and count as allocated:
  * da_alloc places blocks after them.  Holes in the file (a sparse copy) are
@@ -110,7 +110,7 @@ int da_arena_open(da_arena **out, const da_config *cfg);
  *   caller's own flock or an arena already open over fd); ENOSPC/EDQUOT (the
  *   file's holes do not fit on the disk; the file is unchanged, though blocks
  *   allocated before the error may stay allocated); ENOMEM; errno of
- *   open(/proc/self/fd/N: ENOENT without /proc)/fstat/flock/fallocate/lseek/
+ *   open(/proc/thread-self/fd/N: ENOENT without /proc)/fstat/flock/fallocate/lseek/
  *   pwrite/mmap; EFBIG (holes past ulimit -f where fallocate is missing). */
 int da_arena_open_fd(da_arena **out, int fd, const da_config *cfg);
 
