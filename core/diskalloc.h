@@ -92,8 +92,9 @@ int da_arena_open(da_arena **out, const da_config *cfg);
 
 /** Open an arena over the caller's regular file.  fd must be open for
  * reading and writing; the arena opens the same file again through
- * /proc/thread-self/fd, else /proc/self/fd (its own open file description: the caller's O_APPEND or other
- * status flags do not affect it; the caller keeps and closes its own fd).  The
+ * /proc/thread-self/fd, else /proc/self/fd (its own open file description:
+ * the caller's O_APPEND or other status flags do not affect it; the caller
+ * keeps and closes its own fd).  The
  * file's bytes are kept and mapped at the base, and count as allocated:
  * da_alloc places blocks after them.  Holes in the file (a sparse copy) are
  * allocated first, so that stores into the file's bytes cannot meet a full
