@@ -177,7 +177,7 @@ typedef struct da_vec {
     size_t elem_size; /**< bytes per element */
     /* private */
     da_arena *arena_;
-    const int *poison_;          /* nonzero refuses writes (sticky error, fork), for the fast path */
+    const int *poison_;          /* nonzero refuses writes (sticky error, fork): fast path */
     unsigned long long seq_;     /* persistent: sequence of the last header written */
     size_t synced_len_;          /* persistent: length in the last durable header */
     size_t head_;                /* offset of the data's block in the file */
@@ -209,11 +209,14 @@ int da_vec_init_in(da_vec *v, size_t elem_size, da_arena *a);
  * done to it.  Holes in the file (a sparse copy) are allocated at open, so
  * that stores into capacity cannot meet a full disk.  A persistent vector
  * needs a reserve of at least 8 KiB (its two header blocks).  A new file's
- * directory must be readable (its entry is synced through it).  A new file's first header and its
- * directory entry are made durable before the open returns; a failed open
- * removes a file it created (unless it fails with EWOULDBLOCK: another handle
- * opened and locked the new file meanwhile, and it is theirs).  Only one handle at a time may hold a file open:
- * a second open, in this or another process, fails with EWOULDBLOCK.
+ * directory must be readable (its entry is synced through it).  A new file's
+ * first header and its directory entry are made durable before the open
+ * returns; a failed open removes a file it created (unless another handle
+ * opened and locked the new file meanwhile: it is theirs).  A file removed or
+ * replaced between its open and its lock is never used: the open starts over
+ * with what the path names now.  Only one handle at a time may hold a file
+ * open: a second open, in this or another process, fails with EWOULDBLOCK
+ * (also returned when the path keeps changing under the open).
  * @return 0; DA_EBADFILE (not a diskalloc vector file, other element size or
  *   version, damaged headers, data shorter than its length, or not a regular
  *   file); EWOULDBLOCK; DA_EINVAL; DA_ECAPACITY (file larger than the
