@@ -41,5 +41,6 @@ $(addprefix check-test-,$(TEST_NAMES)): check-test-%: $(BUILD)/tests/test_%
 valgrind: $(TEST_BINS)
 	@for t in $(TEST_BINS); do \
 	    echo "== valgrind $$t"; \
-	    DISKALLOC_RESERVE=1G MODEL_OPS=$(VALGRIND_MODEL_OPS) $(VALGRIND) $$t || exit 1; \
+	    DISKALLOC_RESERVE=1G MODEL_OPS=$(VALGRIND_MODEL_OPS) STREAM_ELEMS=131072 \
+	        $(VALGRIND) $$t || exit 1; \
 	done; echo "valgrind: all tests clean"
