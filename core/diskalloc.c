@@ -1173,12 +1173,12 @@ int da_vec_advise(da_vec *v, unsigned advice)
     /* The reservation's MADV_HUGEPAGE makes every fault of a page not in
      * memory read 2-4 MiB of 2 MiB folios, synchronously: right for pushes,
      * 30x the bytes a random load needs (cold random reads of 36 GiB: 794 us
-     * each, 62 us without it; pread 64 us), and erratic for a cold scan with
-     * MADV_SEQUENTIAL (20-51 s for 36 GiB, 21-23 s without it; read(2)
-     * 19-28 s).  So a pattern drops it and NORMAL restores it.  All of it is
-     * advice over a range the arena maps and a descriptor it owns: a kernel
-     * that cannot take some advice (an old one, one without THP) refuses it,
-     * and nothing is lost by going on without it. */
+     * each, 62 us without it; pread 64 us).  A scan reads as fast either way
+     * (36 GiB in 17-23 s, as read(2)), so SEQUENTIAL drops it too, leaving the
+     * fault reads to the file's readahead window; NORMAL restores it.  All of
+     * it is advice over a range the arena maps and a descriptor it owns: a
+     * kernel that cannot take some advice (an old one, one without THP)
+     * refuses it, and nothing is lost by going on without it. */
     (void)madvise(p, len, m);
     (void)madvise(p, len, pattern == DA_ADVICE_NORMAL ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     (void)posix_fadvise(a->fd, (off_t)off, (off_t)len, f);
